@@ -1,0 +1,185 @@
+//! A host's network state: interfaces, addresses, routes, policy rules, bridges, sysctls.
+
+use ipnet::Ipv4Net;
+use serde::{Deserialize, Serialize};
+use std::net::Ipv4Addr;
+
+use crate::ruleset::Ruleset;
+
+/// Everything nfwalk needs to know about one host.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Host {
+    /// A name for messages (the snapshot directory, or `demo`).
+    pub name: String,
+    /// Interfaces.
+    pub interfaces: Vec<Interface>,
+    /// Routes of every table.
+    pub routes: Vec<Route>,
+    /// Policy routing rules (`ip rule`); empty means the kernel defaults.
+    pub rules: Vec<PolicyRule>,
+    /// Sysctls that change the walk.
+    pub sysctl: Sysctls,
+    /// The IPv4 ruleset.
+    pub ruleset: Ruleset,
+}
+
+impl Host {
+    /// The interface with this name.
+    pub fn iface(&self, name: &str) -> Option<&Interface> {
+        self.interfaces.iter().find(|i| i.name == name)
+    }
+
+    /// The interface with this index.
+    pub fn iface_by_index(&self, index: u32) -> Option<&Interface> {
+        self.interfaces.iter().find(|i| i.index == index)
+    }
+}
+
+/// One network interface.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Interface {
+    /// ifindex.
+    pub index: u32,
+    /// Name.
+    pub name: String,
+    /// Kind from `ip -d link` (`bridge`, `veth`, ...), if any.
+    pub kind: Option<String>,
+    /// MAC address.
+    pub mac: Option<[u8; 6]>,
+    /// Bridge this interface is a port of.
+    pub master: Option<String>,
+    /// Administratively and operationally up.
+    pub up: bool,
+    /// MTU.
+    pub mtu: u32,
+    /// IPv4 addresses with prefix length.
+    pub addrs: Vec<Ipv4Net>,
+}
+
+impl Interface {
+    /// An up interface with the given addresses and no MAC.
+    pub fn new(index: u32, name: &str, addrs: &[&str]) -> Interface {
+        Interface {
+            index,
+            name: name.into(),
+            kind: None,
+            mac: None,
+            master: None,
+            up: true,
+            mtu: 1500,
+            addrs: addrs.iter().filter_map(|a| a.parse().ok()).collect(),
+        }
+    }
+}
+
+/// Route types, as `ip route` prints them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RouteType {
+    /// A normal route.
+    Unicast,
+    /// A local address (table local).
+    Local,
+    /// A broadcast address (table local).
+    Broadcast,
+    /// Multicast.
+    Multicast,
+    /// Anycast.
+    Anycast,
+    /// Packets are dropped silently.
+    Blackhole,
+    /// ICMP host unreachable.
+    Unreachable,
+    /// ICMP administratively prohibited.
+    Prohibit,
+    /// Continue with the next policy rule.
+    Throw,
+}
+
+impl RouteType {
+    /// Parses `ip -j route`'s `type`.
+    pub fn parse(s: &str) -> Option<RouteType> {
+        Some(match s {
+            "unicast" => RouteType::Unicast,
+            "local" => RouteType::Local,
+            "broadcast" => RouteType::Broadcast,
+            "multicast" => RouteType::Multicast,
+            "anycast" => RouteType::Anycast,
+            "blackhole" => RouteType::Blackhole,
+            "unreachable" => RouteType::Unreachable,
+            "prohibit" => RouteType::Prohibit,
+            "throw" => RouteType::Throw,
+            _ => return None,
+        })
+    }
+}
+
+/// One route.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Route {
+    /// Routing table id (254 main, 255 local).
+    pub table: u32,
+    /// Type.
+    pub kind: RouteType,
+    /// Destination prefix.
+    pub dst: Ipv4Net,
+    /// Output device.
+    pub dev: Option<String>,
+    /// Gateway.
+    pub gateway: Option<Ipv4Addr>,
+    /// Preferred source.
+    pub prefsrc: Option<Ipv4Addr>,
+    /// Metric.
+    pub metric: u32,
+}
+
+/// The main table id.
+pub const TABLE_MAIN: u32 = 254;
+/// The local table id.
+pub const TABLE_LOCAL: u32 = 255;
+/// The default table id.
+pub const TABLE_DEFAULT: u32 = 253;
+
+/// One `ip rule`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PolicyRule {
+    /// Priority (lower first).
+    pub priority: u32,
+    /// `from` prefix.
+    pub from: Option<Ipv4Net>,
+    /// `to` prefix.
+    pub to: Option<Ipv4Net>,
+    /// `fwmark V/M`.
+    pub fwmark: Option<(u32, u32)>,
+    /// `iif`.
+    pub iif: Option<String>,
+    /// `oif`.
+    pub oif: Option<String>,
+    /// Table to look up; `None` when the action is not a lookup.
+    pub table: Option<u32>,
+    /// Non-lookup action (`blackhole`, `unreachable`, `prohibit`).
+    pub action: Option<RouteType>,
+    /// `not` was given.
+    pub invert: bool,
+}
+
+/// Sysctls that change what the walk does.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Sysctls {
+    /// net.ipv4.ip_forward (default 0 in a new namespace; 1 on Docker hosts).
+    pub ip_forward: bool,
+    /// net.bridge.bridge-nf-call-iptables (1 when br_netfilter is loaded).
+    pub bridge_nf_call_iptables: bool,
+    /// net.ipv4.conf.all.route_localnet.
+    pub route_localnet: bool,
+}
+
+impl Default for Sysctls {
+    fn default() -> Self {
+        Sysctls {
+            ip_forward: false,
+            bridge_nf_call_iptables: true,
+            route_localnet: false,
+        }
+    }
+}
