@@ -1,1 +1,4 @@
-//! placeholder
+//! Parsers for nfwalk's inputs: a host's state (`ip -j` JSON, sysctl), snapshots and pcaps.
+#![warn(missing_docs)]
+
+pub mod host;
