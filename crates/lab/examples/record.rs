@@ -1,0 +1,51 @@
+//! Regenerate a scenario's committed reference data from the real kernel:
+//! `cargo run -p nfwalk-lab --example record -- seed` writes `scenarios/seed/snapshot/` (the
+//! six snapshot files) and `scenarios/seed/kernel/` (cap.pcap, trace.txt, counters.txt, log.txt,
+//! conntrack.txt, clients.json). Needs root.
+
+use nfwalk_lab::{run_kernel, scenario};
+
+fn main() {
+    let names: Vec<String> = std::env::args().skip(1).collect();
+    if names.is_empty() {
+        eprintln!("usage: record <scenario>…  (known: {})", scenario::NAMES.join(", "));
+        std::process::exit(2);
+    }
+    for name in names {
+        let Some(sc) = scenario::by_name(&name) else {
+            eprintln!("unknown scenario {name} (known: {})", scenario::NAMES.join(", "));
+            std::process::exit(2);
+        };
+        let base = scenario::scenarios_dir().join(&name);
+        let tmp = std::env::temp_dir().join(format!("nfwk-record-{}-{name}", std::process::id()));
+        let run = match run_kernel(&sc, Some(&tmp)) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("{name}: {e}");
+                std::process::exit(1);
+            }
+        };
+        for c in &run.clients {
+            println!("{name}: {}:{} -> {:?} (expected {:?})", c.client.dst, c.client.dport, c.outcome, c.client.expect);
+        }
+        let kernel = base.join("kernel");
+        let snap = base.join("snapshot");
+        for d in [&kernel, &snap] {
+            let _ = std::fs::remove_dir_all(d);
+            std::fs::create_dir_all(d).expect("create output dir");
+        }
+        for f in ["cap.pcap", "trace.txt", "counters.txt", "log.txt", "conntrack.txt", "clients.json"] {
+            std::fs::copy(run.dir.join(f), kernel.join(f)).expect("copy kernel output");
+        }
+        for e in std::fs::read_dir(&run.snapshot_dir).expect("snapshot dir") {
+            let e = e.expect("entry");
+            std::fs::copy(e.path(), snap.join(e.file_name())).expect("copy snapshot");
+        }
+        let _ = std::fs::remove_dir_all(&tmp);
+        println!("{name}: wrote {} and {}", snap.display(), kernel.display());
+        if run.clients.iter().any(|c| !c.as_expected()) {
+            eprintln!("{name}: a client did not behave as expected");
+            std::process::exit(1);
+        }
+    }
+}

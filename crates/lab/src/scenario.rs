@@ -1,0 +1,219 @@
+//! Scenario definitions: a topology, a ruleset for the host namespace, and traffic.
+//!
+//! Built-in scenarios: [`seed`], [`seed_ctorig`], [`seed_input`] (see [`by_name`]). Their
+//! rulesets live in `scenarios/<name>/rules.v4` at the repository root.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// One topology step, applied in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Step {
+    /// A veth pair: `(ns_a, if_a, ns_b, if_b)`, created in `ns_a` with the peer born in `ns_b`.
+    Veth(String, String, String, String),
+    /// A bridge `(ns, name)`.
+    Bridge(String, String),
+    /// Enslave a port: `(ns, bridge, port)`.
+    Port(String, String, String),
+    /// An address `(ns, dev, cidr)`.
+    Addr(String, String, String),
+    /// A route `(ns, spec)`, e.g. `("ctr", "default via 172.17.0.1")`.
+    Route(String, String),
+    /// A sysctl `(ns, key, value)`.
+    Sysctl(String, String, String),
+}
+
+/// Transport protocol of a server or client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum L4 {
+    /// TCP.
+    Tcp,
+    /// UDP.
+    Udp,
+}
+
+/// A server: listens on `addr:port` in `ns`, replies `reply` to each request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Server {
+    /// Namespace (short name).
+    pub ns: String,
+    /// TCP or UDP.
+    pub l4: L4,
+    /// Listen address.
+    pub addr: String,
+    /// Listen port.
+    pub port: u16,
+    /// What it answers (one line).
+    pub reply: String,
+}
+
+/// The outcome a client expects (and the outcome it got).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Outcome {
+    /// Connected (TCP) / got a reply (UDP), and received exactly this reply.
+    Reply(String),
+    /// Connection or reply timed out (packets dropped).
+    Timeout,
+    /// Connection refused / ICMP error.
+    Refused,
+    /// Something else (error text).
+    Error(String),
+}
+
+/// A client: from `src:sport` in `ns`, talk to `dst:dport`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Client {
+    /// Namespace (short name).
+    pub ns: String,
+    /// TCP or UDP.
+    pub l4: L4,
+    /// Source address.
+    pub src: String,
+    /// Fixed source port.
+    pub sport: u16,
+    /// Destination address.
+    pub dst: String,
+    /// Destination port.
+    pub dport: u16,
+    /// The line it sends.
+    pub send: String,
+    /// What should happen (kernel truth we assert).
+    pub expect: Outcome,
+    /// Connect/reply timeout in milliseconds.
+    pub timeout_ms: u64,
+}
+
+/// A complete scenario.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scenario {
+    /// Name, also the directory under `scenarios/`.
+    pub name: String,
+    /// Short namespace names, created in order.
+    pub namespaces: Vec<String>,
+    /// The namespace whose netfilter we load, trace and snapshot.
+    pub host: String,
+    /// Topology steps.
+    pub steps: Vec<Step>,
+    /// The ruleset text (`iptables-restore` format) loaded in the host namespace.
+    pub rules_v4: String,
+    /// Servers, started before the clients.
+    pub servers: Vec<Server>,
+    /// Clients, run one after another in order.
+    pub clients: Vec<Client>,
+}
+
+/// The repository's `scenarios/` directory.
+pub fn scenarios_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios")
+}
+
+fn s(x: &str) -> String {
+    x.to_string()
+}
+
+fn read_rules(name: &str) -> String {
+    let p = scenarios_dir().join(name).join("rules.v4");
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()))
+}
+
+/// The seed host topology: `client` —veth— `host` (enp1s0 198.51.100.1/24) —docker0 bridge
+/// 172.17.0.1/16 + port vethc0— `ctr` (eth0 172.17.0.2/16), ip_forward=1,
+/// bridge-nf-call-iptables=1; Redis stand-in on 172.17.0.2:6379 published as host port 10000.
+pub fn seed_topology(name: &str) -> Scenario {
+    Scenario {
+        name: s(name),
+        namespaces: vec![s("host"), s("client"), s("ctr")],
+        host: s("host"),
+        steps: vec![
+            Step::Veth(s("host"), s("enp1s0"), s("client"), s("up0")),
+            Step::Bridge(s("host"), s("docker0")),
+            Step::Veth(s("host"), s("vethc0"), s("ctr"), s("eth0")),
+            Step::Port(s("host"), s("docker0"), s("vethc0")),
+            Step::Addr(s("host"), s("enp1s0"), s("198.51.100.1/24")),
+            Step::Addr(s("host"), s("docker0"), s("172.17.0.1/16")),
+            Step::Addr(s("client"), s("up0"), s("198.51.100.10/24")),
+            Step::Addr(s("ctr"), s("eth0"), s("172.17.0.2/16")),
+            Step::Route(s("ctr"), s("default via 172.17.0.1")),
+            Step::Sysctl(s("host"), s("net.ipv4.ip_forward"), s("1")),
+            Step::Sysctl(s("host"), s("net.bridge.bridge-nf-call-iptables"), s("1")),
+        ],
+        rules_v4: read_rules(name),
+        servers: vec![Server {
+            ns: s("ctr"),
+            l4: L4::Tcp,
+            addr: s("172.17.0.2"),
+            port: 6379,
+            reply: s("+PONG"),
+        }],
+        clients: vec![],
+    }
+}
+
+fn redis_client(expect: Outcome, timeout_ms: u64) -> Client {
+    Client {
+        ns: s("client"),
+        l4: L4::Tcp,
+        src: s("198.51.100.10"),
+        sport: 40001,
+        dst: s("198.51.100.1"),
+        dport: 10000,
+        send: s("PING"),
+        expect,
+        timeout_ms,
+    }
+}
+
+/// The seed: the DOCKER-USER `--dport 10000 -j DROP` rule does nothing; the connection
+/// succeeds.
+pub fn seed() -> Scenario {
+    let mut sc = seed_topology("seed");
+    sc.clients.push(redis_client(Outcome::Reply(s("+PONG")), 10_000));
+    sc
+}
+
+/// The fix: match the original destination port with conntrack; the connection fails.
+pub fn seed_ctorig() -> Scenario {
+    let mut sc = seed_topology("seed-ctorig");
+    sc.clients.push(redis_client(Outcome::Timeout, 4_000));
+    sc
+}
+
+/// The INPUT misconception: an INPUT `--dport 10000 DROP` does not stop the published port,
+/// but an INPUT `--dport 8080 DROP` does block a host service.
+pub fn seed_input() -> Scenario {
+    let mut sc = seed_topology("seed-input");
+    sc.servers.push(Server {
+        ns: s("host"),
+        l4: L4::Tcp,
+        addr: s("198.51.100.1"),
+        port: 8080,
+        reply: s("HOST"),
+    });
+    sc.clients.push(redis_client(Outcome::Reply(s("+PONG")), 10_000));
+    sc.clients.push(Client {
+        ns: s("client"),
+        l4: L4::Tcp,
+        src: s("198.51.100.10"),
+        sport: 40002,
+        dst: s("198.51.100.1"),
+        dport: 8080,
+        send: s("GET"),
+        expect: Outcome::Timeout,
+        timeout_ms: 4_000,
+    });
+    sc
+}
+
+/// All built-in scenario names.
+pub const NAMES: [&str; 3] = ["seed", "seed-ctorig", "seed-input"];
+
+/// A built-in scenario by name.
+pub fn by_name(name: &str) -> Option<Scenario> {
+    match name {
+        "seed" => Some(seed()),
+        "seed-ctorig" => Some(seed_ctorig()),
+        "seed-input" => Some(seed_input()),
+        _ => None,
+    }
+}
