@@ -1,0 +1,158 @@
+//! The seed scenarios on the real kernel. Needs root: without it these tests FAIL unless
+//! NFWALK_SKIP_KERNEL=1 is set. Each test uses its own namespaces (`nfwk-<pid>x<n>-…`), fixed
+//! ports and generous timeouts; the lab is torn down on success, failure and panic.
+
+use nfwalk_lab::{is_root, run_kernel, scenario, KernelRun, Lab, Outcome};
+
+const DNAT: &str = "-A DOCKER ! -i docker0 -p tcp -m tcp --dport 10000 -j DNAT --to-destination 172.17.0.2:6379";
+const USER_DROP: &str = "-A DOCKER-USER -p tcp -m tcp --dport 10000 -j DROP";
+const CTORIG_DROP: &str = "-A DOCKER-USER -p tcp -m conntrack --ctorigdstport 10000 --ctdir ORIGINAL -j DROP";
+const SEED_CT: &str = "src=198.51.100.10 dst=198.51.100.1 sport=40001 dport=10000 src=172.17.0.2 dst=198.51.100.10 sport=6379 dport=40001";
+
+fn kernel_available() -> bool {
+    if is_root() {
+        return true;
+    }
+    if std::env::var("NFWALK_SKIP_KERNEL").as_deref() == Ok("1") {
+        eprintln!("NFWALK_SKIP_KERNEL=1: skipping a kernel test (not root)");
+        return false;
+    }
+    panic!("kernel tests need root; set NFWALK_SKIP_KERNEL=1 to skip them explicitly");
+}
+
+fn run(name: &str) -> KernelRun {
+    let sc = scenario::by_name(name).unwrap();
+    let r = run_kernel(&sc, None).unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert_no_namespaces_left(&r);
+    r
+}
+
+fn assert_no_namespaces_left(r: &KernelRun) {
+    // The run dir is named nfwk-kernel-<run>-<scenario>; no namespace of that run may remain.
+    let run = r.dir.file_name().unwrap().to_string_lossy().trim_start_matches("nfwk-kernel-").split('-').next().unwrap().to_string();
+    let list = std::process::Command::new("ip").args(["netns", "list"]).output().unwrap();
+    let list = String::from_utf8_lossy(&list.stdout);
+    assert!(!list.contains(&format!("nfwk-{run}-")), "namespaces left behind: {list}");
+}
+
+fn counter_of<'a>(counters: &'a str, rule: &str) -> &'a str {
+    counters
+        .lines()
+        .find(|l| l.ends_with(rule) && l.starts_with('['))
+        .and_then(|l| l.split(' ').next())
+        .unwrap_or_else(|| panic!("rule {rule} not in counters:\n{counters}"))
+}
+
+fn tcp_syn_to(r: &KernelRun, dport: u16) -> Vec<nfwalk_lab::KernelPacket> {
+    r.packets()
+        .into_iter()
+        .filter(|p| p.first_header().dport == Some(dport) && p.first_header().tcp_flags() == vec!["SYN"])
+        .collect()
+}
+
+#[test]
+fn seed_connection_succeeds_despite_docker_user_drop() {
+    if !kernel_available() {
+        return;
+    }
+    let r = run("seed");
+    assert_eq!(r.clients.len(), 1);
+    assert_eq!(r.clients[0].outcome, Outcome::Reply("+PONG".into()), "the kernel let the connection through");
+
+    let syns = tcp_syn_to(&r, 10000);
+    assert_eq!(syns.len(), 1, "one SYN, no retransmission");
+    let syn = &syns[0];
+    assert_eq!(syn.path(), vec!["raw:PREROUTING", "nat:PREROUTING", "filter:FORWARD", "nat:POSTROUTING"]);
+    assert!(syn.events().any(|e| e.table == "nat" && e.chain == "DOCKER" && e.rule_text() == Some(DNAT)));
+    assert_eq!(syn.blocks[2].header.dport, Some(6379), "FORWARD sees the DNATed port");
+    assert!(
+        !r.packets().iter().flat_map(|p| p.events()).any(|e| e.rule_text() == Some(USER_DROP)),
+        "the DOCKER-USER --dport 10000 DROP rule never matches"
+    );
+    let tcp = r.packets().into_iter().filter(|p| p.first_header().proto.as_deref() == Some("tcp")).count();
+    assert_eq!(tcp, 10, "handshake, data both ways, FIN both ways:\n{}", r.raw_trace);
+
+    assert_eq!(counter_of(&r.counters, USER_DROP), "[0:0]");
+    assert_eq!(counter_of(&r.counters, DNAT), "[1:60]");
+    let ct: Vec<_> = r.conntrack.iter().filter(|l| l.contains(SEED_CT)).collect();
+    assert_eq!(ct.len(), 1, "{:?}", r.conntrack);
+    assert!(ct[0].starts_with("tcp") && ct[0].contains("[ASSURED]"), "{}", ct[0]);
+
+    for f in ["ip-link.json", "ip-addr.json", "ip-route.json", "ip-rule.json", "iptables-save.txt", "sysctl.txt"] {
+        assert!(r.snapshot_dir.join(f).exists(), "{f}");
+    }
+    let save = std::fs::read_to_string(r.snapshot_dir.join("iptables-save.txt")).unwrap();
+    assert!(save.contains("-A PREROUTING -j TRACE"), "snapshot taken after the TRACE rules");
+    let sysctl = std::fs::read_to_string(r.snapshot_dir.join("sysctl.txt")).unwrap();
+    assert!(sysctl.contains("net.ipv4.ip_forward = 1") && sysctl.contains("net.bridge.bridge-nf-call-iptables = 1"));
+    let pcap = std::fs::metadata(&r.pcap).unwrap().len();
+    assert!(pcap > 24 + 10 * 60, "capture has the packets ({pcap} bytes)");
+    let _ = std::fs::remove_dir_all(&r.dir);
+}
+
+#[test]
+fn seed_ctorig_blocks_the_published_port() {
+    if !kernel_available() {
+        return;
+    }
+    let r = run("seed-ctorig");
+    assert_eq!(r.clients[0].outcome, Outcome::Timeout);
+    let syns = tcp_syn_to(&r, 10000);
+    assert!(syns.len() >= 2, "the client retransmitted its SYN");
+    let complete: Vec<_> = syns.iter().filter(|p| p.blocks.len() == 3).collect();
+    assert!(!complete.is_empty());
+    for p in complete {
+        // Each retransmitted SYN goes through nat again (the dropped packet's conntrack entry
+        // was never confirmed), is DNATed, and dropped in DOCKER-USER.
+        assert!(p.events().any(|e| e.rule_text() == Some(DNAT)));
+        let last = p.events().last().unwrap();
+        assert_eq!((last.rule_text(), last.verdict()), (Some(CTORIG_DROP), "DROP"));
+    }
+    assert!(!r.conntrack.iter().any(|l| l.contains("sport=40001")), "no conntrack entry: {:?}", r.conntrack);
+    assert!(counter_of(&r.counters, CTORIG_DROP) != "[0:0]");
+    let _ = std::fs::remove_dir_all(&r.dir);
+}
+
+#[test]
+fn seed_input_rule_does_not_touch_published_port_but_blocks_host_service() {
+    if !kernel_available() {
+        return;
+    }
+    let r = run("seed-input");
+    assert_eq!(r.clients[0].outcome, Outcome::Reply("+PONG".into()));
+    assert_eq!(r.clients[1].outcome, Outcome::Timeout);
+    let input10000 = "-A INPUT -p tcp -m tcp --dport 10000 -j DROP";
+    let input8080 = "-A INPUT -p tcp -m tcp --dport 8080 -j DROP";
+    assert!(!r.packets().iter().flat_map(|p| p.events()).any(|e| e.rule_text() == Some(input10000)));
+    assert_eq!(counter_of(&r.counters, input10000), "[0:0]");
+    for p in tcp_syn_to(&r, 8080).iter().filter(|p| p.blocks.len() == 3) {
+        assert_eq!(p.path(), vec!["raw:PREROUTING", "nat:PREROUTING", "filter:INPUT"]);
+        let last = p.events().last().unwrap();
+        assert_eq!((last.rule_text(), last.verdict()), (Some(input8080), "DROP"));
+    }
+    assert!(r.conntrack.iter().any(|l| l.contains(SEED_CT)));
+    let _ = std::fs::remove_dir_all(&r.dir);
+}
+
+#[test]
+fn lab_cleans_up_on_panic() {
+    if !kernel_available() {
+        return;
+    }
+    let names = std::sync::Mutex::new(vec![]);
+    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut lab = Lab::new("panic");
+        let a = lab.ns("a").unwrap();
+        let b = lab.ns("b").unwrap();
+        lab.veth("a", "va", "b", "vb").unwrap();
+        names.lock().unwrap().extend([a, b]);
+        let _sleeper = lab.spawn("a", &["sleep", "30"]).unwrap();
+        panic!("boom");
+    }));
+    assert!(res.is_err());
+    let list = std::process::Command::new("ip").args(["netns", "list"]).output().unwrap();
+    let list = String::from_utf8_lossy(&list.stdout);
+    for n in names.lock().unwrap().iter() {
+        assert!(!list.contains(n.as_str()), "{n} left behind");
+    }
+}
