@@ -275,7 +275,7 @@ fn prefix(s: &str) -> Option<Ipv4Net> {
     }
     s.parse::<Ipv4Net>()
         .ok()
-        .or_else(|| s.parse::<Ipv4Addr>().ok().map(|a| Ipv4Net::from(a)))
+        .or_else(|| s.parse::<Ipv4Addr>().ok().map(Ipv4Net::from))
 }
 
 /// Loads a hand-written host TOML file (format in the [module docs](self)).
