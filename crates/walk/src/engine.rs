@@ -1,0 +1,1470 @@
+//! The walk itself: hooks in priority order, chains, targets, conntrack and NAT.
+
+use nfwalk_model::ruleset::{CtStates, NatRange};
+use nfwalk_model::{Counters, Hook, Host, Packet, Proto, Rule, TableName, Target, TcpFlags, Verdict};
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
+
+use crate::conntrack::{self, Conn, TcpState, TcpTransition, Tuple};
+use crate::log::{log_line, LogCtx};
+use crate::matches::{eval, inner_tuple, CtView, Ctx, Outcome};
+use crate::nat::pick_port;
+use crate::route::{self, Flow, RouteResult};
+use crate::trace::{Event, Fate, Ingress, RuleRef, RuleResult, Trace};
+
+/// Options that are not part of the host's state.
+#[derive(Clone, Debug, Default)]
+pub struct WalkOptions {
+    /// uid of the sending process, for `-m owner` on locally generated packets.
+    pub uid: Option<u32>,
+}
+
+type RuleKey = (TableName, String, usize);
+
+/// Walks packets through one host. Keeps conntrack, counters and `recent` lists across
+/// packets, so a connection's later packets see what the first one left behind.
+pub struct Walker<'h> {
+    /// The host.
+    pub host: &'h Host,
+    /// The connection table.
+    pub conntrack: conntrack::Table,
+    /// Rule counters by (table, chain, 0-based index); policies use index `usize::MAX`.
+    pub counters: HashMap<RuleKey, Counters>,
+    /// Options.
+    pub options: WalkOptions,
+    recent: HashMap<String, Vec<Ipv4Addr>>,
+    nth: HashMap<RuleKey, u64>,
+    forced: HashMap<RuleKey, bool>,
+}
+
+/// Conntrack attachment of the packet being walked.
+#[derive(Clone, Debug)]
+enum Ct {
+    /// No lookup yet.
+    Unset,
+    /// Untracked by raw NOTRACK / CT --notrack.
+    Untracked,
+    /// INVALID: no entry.
+    Invalid,
+    /// A new, unconfirmed connection.
+    New(Box<Conn>),
+    /// An entry in the table (index, reply direction, related).
+    Existing(usize, bool, bool),
+    /// A packet the host generated about a connection that was never confirmed
+    /// (REJECT of a connection's first packet): RELATED to it, reply direction.
+    RelatedTo(Box<Conn>),
+}
+
+struct State {
+    p: Packet,
+    in_: Option<String>,
+    out: Option<String>,
+    physin: Option<String>,
+    physout: Option<String>,
+    bridged: bool,
+    ct: Ct,
+    notrack: bool,
+    mac_dst: Option<[u8; 6]>,
+    events: Vec<Event>,
+    generated: Vec<Trace>,
+    unknown: Option<(RuleKey, String)>,
+}
+
+enum TableVerdict {
+    Accept,
+    Drop(Option<RuleRef>, String),
+    Reject(RuleRef, String),
+    Undecided(String),
+}
+
+impl<'h> Walker<'h> {
+    /// A walker with an empty connection table.
+    pub fn new(host: &'h Host) -> Walker<'h> {
+        Walker {
+            host,
+            conntrack: conntrack::Table::default(),
+            counters: HashMap::new(),
+            options: WalkOptions::default(),
+            recent: HashMap::new(),
+            nth: HashMap::new(),
+            forced: HashMap::new(),
+        }
+    }
+
+    /// Walks one packet. Conntrack, counters and `recent` lists are updated.
+    ///
+    /// When a rule's condition cannot be decided, the walk assumes it did not match and
+    /// then explores the other branch on a copy of the state; the trace's fate is
+    /// `Undecided` when the branches disagree, and `alternatives` lists both.
+    pub fn walk(&mut self, ingress: Ingress, pkt: Packet) -> Trace {
+        let snapshot = (
+            self.conntrack.clone(),
+            self.counters.clone(),
+            self.recent.clone(),
+            self.nth.clone(),
+        );
+        let mut t = self.walk_once(ingress.clone(), pkt.clone());
+        let mut alternatives = Vec::new();
+        let mut depth = 0;
+        let mut forced_here = Vec::new();
+        while let Some((key, reason)) = t.1.clone() {
+            if depth >= 6 {
+                break;
+            }
+            depth += 1;
+            // Explore "this condition matched" on a copy.
+            let saved = (
+                self.conntrack.clone(),
+                self.counters.clone(),
+                self.recent.clone(),
+                self.nth.clone(),
+            );
+            self.conntrack = snapshot.0.clone();
+            self.counters = snapshot.1.clone();
+            self.recent = snapshot.2.clone();
+            self.nth = snapshot.3.clone();
+            self.forced.insert(key.clone(), true);
+            forced_here.push(key.clone());
+            let alt = self.walk_once(ingress.clone(), pkt.clone());
+            let label = format!(
+                "if {}/{} rule {} matches ({reason})",
+                key.0,
+                key.1,
+                key.2 + 1
+            );
+            let not_label = format!(
+                "if {}/{} rule {} does not match",
+                key.0,
+                key.1,
+                key.2 + 1
+            );
+            self.forced.remove(&key);
+            (self.conntrack, self.counters, self.recent, self.nth) = saved;
+            if alternatives.is_empty() {
+                alternatives.push((not_label, t.0.fate.describe()));
+            }
+            alternatives.push((label, alt.0.fate.describe()));
+            if alt.0.fate != t.0.fate {
+                let reason = format!("{reason} ({}/{} rule {})", key.0, key.1, key.2 + 1);
+                t.0.fate = Fate::Undecided { reason };
+            }
+            // Continue with the next unknown of the "not matched" branch.
+            self.forced.insert(key.clone(), false);
+            self.conntrack = snapshot.0.clone();
+            self.counters = snapshot.1.clone();
+            self.recent = snapshot.2.clone();
+            self.nth = snapshot.3.clone();
+            let fate = t.0.fate.clone();
+            t = self.walk_once(ingress.clone(), pkt.clone());
+            if matches!(fate, Fate::Undecided { .. }) {
+                t.0.fate = fate;
+            }
+        }
+        for k in forced_here {
+            self.forced.remove(&k);
+        }
+        t.0.alternatives = alternatives;
+        t.0
+    }
+
+    fn walk_once(&mut self, ingress: Ingress, pkt: Packet) -> (Trace, Option<(RuleKey, String)>) {
+        let mut st = State {
+            p: pkt.clone(),
+            in_: None,
+            out: None,
+            physin: None,
+            physout: None,
+            bridged: false,
+            ct: Ct::Unset,
+            notrack: false,
+            mac_dst: pkt.mac_dst,
+            events: Vec::new(),
+            generated: Vec::new(),
+            unknown: None,
+        };
+        let fate = match &ingress {
+            Ingress::Iface { iface, physin } => {
+                st.in_ = Some(iface.clone());
+                st.physin = physin.clone();
+                self.received(&mut st)
+            }
+            Ingress::Local => self.local_out(&mut st),
+        };
+        let ct_state = self.ct_state_name(&st);
+        let out = match &fate {
+            Fate::Forwarded { out } => Some(out.clone()),
+            Fate::Bridged { bridge } => Some(bridge.clone()),
+            _ => None,
+        };
+        (
+            Trace {
+                packet: pkt,
+                ingress,
+                ct_state,
+                events: st.events,
+                fate,
+                out,
+                final_packet: st.p,
+                generated: st.generated,
+                alternatives: Vec::new(),
+            },
+            st.unknown,
+        )
+    }
+
+    fn ct_state_name(&self, st: &State) -> String {
+        match &st.ct {
+            Ct::Unset => "NONE".into(),
+            Ct::Untracked => "UNTRACKED".into(),
+            Ct::Invalid => "INVALID".into(),
+            Ct::New(_) => "NEW".into(),
+            Ct::RelatedTo(_) => "RELATED".into(),
+            Ct::Existing(i, reply, related) => {
+                if *related {
+                    "RELATED".into()
+                } else if *reply || self.conntrack.get(*i).seen_reply {
+                    "ESTABLISHED".into()
+                } else {
+                    "NEW".into()
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- paths
+
+    fn received(&mut self, st: &mut State) -> Fate {
+        let in_name = st.in_.clone().unwrap_or_default();
+        if self.host.iface(&in_name).is_none() && !self.host.interfaces.is_empty() {
+            st.events.push(Event::Note {
+                text: format!("interface {in_name} is not in the snapshot; walking anyway"),
+            });
+        }
+        // A frame on a bridge port enters as in=<bridge>, physin=<port>.
+        if let Some(master) = self.host.iface(&in_name).and_then(|i| i.master.clone()) {
+            st.physin = Some(in_name.clone());
+            st.in_ = Some(master);
+        }
+        if st.physin.is_some() {
+            let br = st.in_.clone().unwrap_or_default();
+            if self.is_bridged_frame(st, &br) {
+                if !self.host.sysctl.bridge_nf_call_iptables {
+                    st.events.push(Event::Note {
+                        text: format!(
+                            "bridged on {br}; net.bridge.bridge-nf-call-iptables=0 so iptables never sees it"
+                        ),
+                    });
+                    return Fate::Bridged { bridge: br };
+                }
+                st.bridged = true;
+            }
+        }
+        if let Some(f) = self.hook(Hook::Prerouting, st) {
+            return f;
+        }
+        if st.bridged {
+            let br = st.in_.clone().unwrap_or_default();
+            // DNAT may have turned a bridged frame into a routed one.
+            if self.is_bridged_frame(st, &br) {
+                st.events.push(Event::Route {
+                    decision: format!("bridged by {br} (destination is on the bridge, not this host)"),
+                });
+                st.out = Some(br.clone());
+                if let Some(f) = self.hook(Hook::Forward, st) {
+                    return f;
+                }
+                if let Some(f) = self.hook(Hook::Postrouting, st) {
+                    return f;
+                }
+                self.confirm(st);
+                return Fate::Bridged { bridge: br };
+            }
+            st.bridged = false;
+        }
+        // Routing decision.
+        let flow = Flow {
+            src: Some(st.p.src),
+            iif: st.in_.as_deref(),
+            oif: None,
+            mark: st.p.mark,
+        };
+        let r = route::lookup(self.host, st.p.dst, &flow);
+        if st.p.dst.is_loopback() && st.in_.as_deref() != Some("lo") && !self.host.sysctl.route_localnet {
+            st.events.push(Event::Route {
+                decision: format!("martian destination {} on {in_name}: dropped", st.p.dst),
+            });
+            return Fate::Discarded {
+                reason: "martian destination (127.0.0.0/8 from a non-loopback interface)".into(),
+            };
+        }
+        match r {
+            RouteResult::Local { .. } | RouteResult::Broadcast { .. } | RouteResult::Multicast => {
+                st.events.push(Event::Route {
+                    decision: format!("{} is a local address: INPUT", st.p.dst),
+                });
+                if let Some(f) = self.hook(Hook::Input, st) {
+                    return f;
+                }
+                self.confirm(st);
+                Fate::DeliveredLocally
+            }
+            RouteResult::Unicast {
+                dev,
+                gateway,
+                prefix,
+                ..
+            } => {
+                if !self.host.sysctl.ip_forward {
+                    st.events.push(Event::Route {
+                        decision: format!(
+                            "{} is not local and net.ipv4.ip_forward=0: dropped",
+                            st.p.dst
+                        ),
+                    });
+                    return Fate::Discarded {
+                        reason: "not a local address and net.ipv4.ip_forward=0".into(),
+                    };
+                }
+                let via = gateway.map(|g| format!(" via {g}")).unwrap_or_default();
+                st.events.push(Event::Route {
+                    decision: format!("forward: {} matches route {prefix}{via} dev {dev}", st.p.dst),
+                });
+                if st.p.ttl <= 1 {
+                    return Fate::Discarded {
+                        reason: "TTL exceeded (ICMP time exceeded sent)".into(),
+                    };
+                }
+                st.p.ttl -= 1;
+                st.out = Some(dev.clone());
+                if let Some(f) = self.hook(Hook::Forward, st) {
+                    return f;
+                }
+                if let Some(f) = self.hook(Hook::Postrouting, st) {
+                    return f;
+                }
+                self.confirm(st);
+                Fate::Forwarded { out: dev }
+            }
+            RouteResult::Reject { kind } => {
+                st.events.push(Event::Route {
+                    decision: format!("route to {} is {kind:?}", st.p.dst),
+                });
+                Fate::Discarded {
+                    reason: format!("{kind:?} route").to_lowercase(),
+                }
+            }
+            RouteResult::NoRoute => {
+                st.events.push(Event::Route {
+                    decision: format!("no route to {}", st.p.dst),
+                });
+                Fate::Discarded {
+                    reason: format!("no route to {}", st.p.dst),
+                }
+            }
+        }
+    }
+
+    fn is_bridged_frame(&self, st: &State, bridge: &str) -> bool {
+        if let (Some(dmac), Some(br)) = (st.mac_dst, self.host.iface(bridge)) {
+            if let Some(bmac) = br.mac {
+                return dmac != bmac && !is_group_mac(&dmac);
+            }
+        }
+        if route::is_local(self.host, st.p.dst) {
+            return false;
+        }
+        matches!(
+            route::lookup(self.host, st.p.dst, &Flow::default()),
+            RouteResult::Unicast { ref dev, gateway: None, .. } if dev == bridge
+        )
+    }
+
+    fn local_out(&mut self, st: &mut State) -> Fate {
+        let flow = Flow {
+            src: None,
+            iif: None,
+            oif: None,
+            mark: st.p.mark,
+        };
+        let mut r = route::lookup(self.host, st.p.dst, &flow);
+        if let Some(f) = self.output_route(st, &r) {
+            return f;
+        }
+        let before = (st.p.dst, st.p.mark);
+        if let Some(f) = self.hook(Hook::Output, st) {
+            return f;
+        }
+        if (st.p.dst, st.p.mark) != before {
+            r = route::lookup(self.host, st.p.dst, &Flow { mark: st.p.mark, ..flow });
+            st.events.push(Event::Note {
+                text: "destination or mark changed in OUTPUT: routing decision taken again".into(),
+            });
+            if let Some(f) = self.output_route(st, &r) {
+                return f;
+            }
+        }
+        if let Some(f) = self.hook(Hook::Postrouting, st) {
+            return f;
+        }
+        self.confirm(st);
+        let out = st.out.clone().unwrap_or_default();
+        if out == "lo" {
+            // Looped back: the packet comes in again on lo, keeping its conntrack entry.
+            st.in_ = Some("lo".into());
+            st.out = None;
+            st.events.push(Event::Note {
+                text: "destination is local: the packet loops back through lo".into(),
+            });
+            if let Some(f) = self.hook(Hook::Prerouting, st) {
+                return f;
+            }
+            if let Some(f) = self.hook(Hook::Input, st) {
+                return f;
+            }
+            return Fate::DeliveredLocally;
+        }
+        Fate::Forwarded { out }
+    }
+
+    fn output_route(&mut self, st: &mut State, r: &RouteResult) -> Option<Fate> {
+        match r {
+            RouteResult::Local { .. } | RouteResult::Broadcast { .. } => {
+                st.out = Some("lo".into());
+                st.events.push(Event::Route {
+                    decision: format!("{} is local: out lo", st.p.dst),
+                });
+                None
+            }
+            RouteResult::Unicast {
+                dev,
+                gateway,
+                prefsrc,
+                prefix,
+            } => {
+                st.out = Some(dev.clone());
+                if st.p.src.is_unspecified() {
+                    st.p.src = prefsrc
+                        .or_else(|| route::select_src(self.host, dev, gateway.unwrap_or(st.p.dst)))
+                        .unwrap_or(Ipv4Addr::UNSPECIFIED);
+                }
+                let via = gateway.map(|g| format!(" via {g}")).unwrap_or_default();
+                st.events.push(Event::Route {
+                    decision: format!("output: {} matches route {prefix}{via} dev {dev}", st.p.dst),
+                });
+                None
+            }
+            RouteResult::Multicast => {
+                st.out = None;
+                None
+            }
+            RouteResult::Reject { kind } => Some(Fate::Discarded {
+                reason: format!("{kind:?} route").to_lowercase(),
+            }),
+            RouteResult::NoRoute => Some(Fate::Discarded {
+                reason: format!("no route to {}", st.p.dst),
+            }),
+        }
+    }
+
+    // ---------------------------------------------------------------- hooks
+
+    /// Runs every table registered at `hook`, in priority order, with conntrack at -200.
+    /// Returns a fate when the packet stops here.
+    fn hook(&mut self, hook: Hook, st: &mut State) -> Option<Fate> {
+        st.events.push(Event::Hook {
+            hook,
+            in_: st.in_.clone(),
+            out: st.out.clone(),
+            physin: st.physin.clone(),
+            physout: st.physout.clone(),
+            packet: st.p.clone(),
+        });
+        let order: &[TableName] = match hook {
+            Hook::Prerouting => &[TableName::Raw, TableName::Mangle, TableName::Nat],
+            Hook::Input => &[
+                TableName::Mangle,
+                TableName::Filter,
+                TableName::Security,
+                TableName::Nat,
+            ],
+            Hook::Forward => &[TableName::Mangle, TableName::Filter, TableName::Security],
+            Hook::Output => &[
+                TableName::Raw,
+                TableName::Mangle,
+                TableName::Nat,
+                TableName::Filter,
+                TableName::Security,
+            ],
+            Hook::Postrouting => &[TableName::Mangle, TableName::Nat],
+        };
+        for &table in order {
+            if table == TableName::Mangle && matches!(hook, Hook::Prerouting | Hook::Output) {
+                // conntrack (-200) runs after raw (-300), before mangle (-150).
+                self.ct_in(hook, st);
+            }
+            if table == TableName::Nat {
+                if matches!(hook, Hook::Prerouting | Hook::Output) {
+                    self.ct_in(hook, st);
+                }
+                if let Some(f) = self.nat_hook(hook, st) {
+                    return Some(f);
+                }
+                continue;
+            }
+            if self.host.ruleset.table(table).is_none() {
+                continue;
+            }
+            match self.run_table(hook, table, st) {
+                TableVerdict::Accept => {}
+                v => return Some(self.finish(v, hook, st)),
+            }
+        }
+        if matches!(hook, Hook::Prerouting | Hook::Output) {
+            self.ct_in(hook, st);
+        }
+        None
+    }
+
+    fn finish(&mut self, v: TableVerdict, hook: Hook, st: &mut State) -> Fate {
+        match v {
+            TableVerdict::Accept => unreachable!("accept is not final"),
+            TableVerdict::Drop(by, reason) => Fate::Dropped { by, reason },
+            TableVerdict::Undecided(reason) => Fate::Undecided { reason },
+            TableVerdict::Reject(by, with) => {
+                if let Some(reply) = self.reject_reply(hook, st, &with) {
+                    let ct = match &st.ct {
+                        Ct::Existing(i, reply, _) => Ct::Existing(*i, !*reply, true),
+                        Ct::New(c) => Ct::RelatedTo(c.clone()),
+                        _ => Ct::Unset,
+                    };
+                    let g = self.walk_generated(reply, ct);
+                    st.generated.push(g);
+                }
+                Fate::Rejected { by, with }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- conntrack
+
+    fn ct_in(&mut self, hook: Hook, st: &mut State) {
+        if !matches!(st.ct, Ct::Unset) {
+            return;
+        }
+        if st.notrack {
+            st.ct = Ct::Untracked;
+            st.events.push(Event::Conntrack {
+                note: "UNTRACKED (raw NOTRACK): conntrack and nat skip this packet".into(),
+            });
+            return;
+        }
+        let _ = hook;
+        let p = st.p.clone();
+        let tuple = Tuple::of(&p);
+        if let Some((i, reply)) = self.conntrack.find(&tuple) {
+            // A SYN reopening a closed connection starts a new entry.
+            let c = self.conntrack.get(i).clone();
+            if let (Some(s), Proto::TCP) = (c.tcp, p.proto) {
+                let tr = conntrack::tcp_transition(reply, p.tcp_flags, s);
+                if !reply
+                    && p.tcp_flags.has(TcpFlags::SYN)
+                    && !p.tcp_flags.has(TcpFlags::ACK)
+                    && matches!(s, TcpState::TimeWait | TcpState::Close)
+                {
+                    st.events.push(Event::Conntrack {
+                        note: format!("SYN reopens a connection in {}: old entry replaced", s.name()),
+                    });
+                    self.conntrack.kill(i);
+                    return self.ct_new(st, tuple);
+                }
+                match tr {
+                    TcpTransition::Invalid => {
+                        st.ct = Ct::Invalid;
+                        st.events.push(Event::Conntrack {
+                            note: format!(
+                                "INVALID: TCP [{}] is not a valid move from {} ({} direction)",
+                                p.tcp_flags,
+                                s.name(),
+                                if reply { "reply" } else { "original" }
+                            ),
+                        });
+                        return;
+                    }
+                    TcpTransition::Ignore => {}
+                    TcpTransition::To(ns) => {
+                        let cm = self.conntrack.get_mut(i);
+                        if ns != s {
+                            cm.history.push(format!(
+                                "{} → {} on [{}] ({})",
+                                s.name(),
+                                ns.name(),
+                                p.tcp_flags,
+                                if reply { "reply" } else { "original" }
+                            ));
+                        }
+                        if !cm.assured
+                            && matches!(s, TcpState::SynRecv | TcpState::Established)
+                            && ns == TcpState::Established
+                        {
+                            cm.assured = true;
+                        }
+                        cm.tcp = Some(ns);
+                    }
+                }
+            }
+            let cm = self.conntrack.get_mut(i);
+            if reply {
+                cm.seen_reply = true;
+                cm.reply_packets += 1;
+            } else {
+                cm.orig_packets += 1;
+            }
+            if cm.tcp.is_none() && cm.seen_reply && cm.orig.proto == Proto::UDP && !reply && cm.reply_packets > 0 {
+                // UDP is assured once traffic keeps flowing both ways (stream); see fidelity.md.
+                cm.assured = cm.orig_packets > 1 && cm.reply_packets > 0;
+            }
+            let state = if reply || cm.seen_reply { "ESTABLISHED" } else { "NEW" };
+            let line = cm.conntrack_line();
+            st.ct = Ct::Existing(i, reply, false);
+            st.events.push(Event::Conntrack {
+                note: format!(
+                    "{state}: {} direction of existing entry: {line}",
+                    if reply { "reply" } else { "original" }
+                ),
+            });
+            return;
+        }
+        if p.is_icmp_error() {
+            if let Some(inner) = inner_tuple(&p) {
+                // The quoted packet went the other way: look up its tuple as sent.
+                if let Some((i, reply)) = self.conntrack.find(&inner) {
+                    st.ct = Ct::Existing(i, !reply, true);
+                    st.events.push(Event::Conntrack {
+                        note: format!(
+                            "RELATED: ICMP error about {}",
+                            self.conntrack.get(i).conntrack_line()
+                        ),
+                    });
+                    return;
+                }
+            }
+            st.ct = Ct::Invalid;
+            st.events.push(Event::Conntrack {
+                note: "INVALID: ICMP error for no known connection".into(),
+            });
+            return;
+        }
+        self.ct_new(st, tuple)
+    }
+
+    fn ct_new(&mut self, st: &mut State, tuple: Tuple) {
+        let p = &st.p;
+        let mut tcp = None;
+        if p.proto == Proto::TCP {
+            match conntrack::tcp_transition(false, p.tcp_flags, TcpState::None) {
+                TcpTransition::To(s) => tcp = Some(s),
+                _ => {
+                    st.ct = Ct::Invalid;
+                    st.events.push(Event::Conntrack {
+                        note: format!(
+                            "INVALID: TCP [{}] cannot start a connection (only SYN, or ACK with nf_conntrack_tcp_loose=1)",
+                            p.tcp_flags
+                        ),
+                    });
+                    return;
+                }
+            }
+        }
+        if p.proto == Proto::ICMP && !matches!(p.icmp_type, 8 | 13 | 15 | 17) {
+            st.ct = Ct::Invalid;
+            st.events.push(Event::Conntrack {
+                note: format!("INVALID: ICMP type {} cannot start a connection", p.icmp_type),
+            });
+            return;
+        }
+        let id = self.conntrack.next_id();
+        let c = Conn {
+            id,
+            orig: tuple,
+            reply: tuple.invert(),
+            tcp,
+            seen_reply: false,
+            assured: false,
+            confirmed: false,
+            src_nat_done: false,
+            dst_nat_done: false,
+            mark: 0,
+            orig_packets: 1,
+            reply_packets: 0,
+            history: tcp
+                .map(|s| vec![format!("NONE → {} on [{}]", s.name(), p.tcp_flags)])
+                .unwrap_or_default(),
+        };
+        st.events.push(Event::Conntrack {
+            note: "NEW: no entry for this tuple; a new connection starts (confirmed if the packet survives)".into(),
+        });
+        st.ct = Ct::New(Box::new(c));
+    }
+
+    fn confirm(&mut self, st: &mut State) {
+        if let Ct::New(c) = std::mem::replace(&mut st.ct, Ct::Unset) {
+            let mut c = *c;
+            c.src_nat_done = true;
+            c.dst_nat_done = true;
+            let line = c.conntrack_line();
+            let i = self.conntrack.confirm(c);
+            st.ct = Ct::Existing(i, false, false);
+            st.events.push(Event::Conntrack {
+                note: format!("confirmed: {line}"),
+            });
+        }
+    }
+
+    fn ct_view(&self, st: &State) -> (u8, Option<Conn>, bool) {
+        match &st.ct {
+            Ct::Unset => (0, None, false),
+            Ct::Untracked => (CtStates::UNTRACKED, None, false),
+            Ct::Invalid => (CtStates::INVALID, None, false),
+            Ct::New(c) => (CtStates::NEW, Some((**c).clone()), false),
+            Ct::RelatedTo(c) => (CtStates::RELATED, Some((**c).clone()), true),
+            Ct::Existing(i, reply, related) => {
+                let c = self.conntrack.get(*i);
+                let s = if *related {
+                    CtStates::RELATED
+                } else if *reply || c.seen_reply {
+                    CtStates::ESTABLISHED
+                } else {
+                    CtStates::NEW
+                };
+                (s, Some(c.clone()), *reply)
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- NAT
+
+    fn nat_hook(&mut self, hook: Hook, st: &mut State) -> Option<Fate> {
+        let has_nat = self.host.ruleset.table(TableName::Nat).is_some();
+        if !has_nat {
+            return None;
+        }
+        let dst_manip = matches!(hook, Hook::Prerouting | Hook::Output);
+        match st.ct.clone() {
+            Ct::New(c) => {
+                let done = if dst_manip { c.dst_nat_done } else { c.src_nat_done };
+                if done {
+                    return None;
+                }
+                match self.run_table(hook, TableName::Nat, st) {
+                    TableVerdict::Accept => {}
+                    v => return Some(self.finish(v, hook, st)),
+                }
+                if let Ct::New(c) = &mut st.ct {
+                    if dst_manip {
+                        c.dst_nat_done = true;
+                    } else {
+                        c.src_nat_done = true;
+                    }
+                }
+                None
+            }
+            ct @ (Ct::Existing(..) | Ct::RelatedTo(_)) => {
+                let (c, reply, related) = match ct {
+                    Ct::Existing(i, reply, related) => (self.conntrack.get(i).clone(), reply, related),
+                    Ct::RelatedTo(c) => (*c, true, true),
+                    _ => unreachable!(),
+                };
+                st.events.push(Event::TableSkipped {
+                    hook,
+                    table: TableName::Nat,
+                    reason: if related {
+                        "RELATED packet: nat chains are not traversed; the connection's binding applies".into()
+                    } else {
+                        "not the connection's first packet: nat chains are only traversed for the first packet; the connection's binding applies".into()
+                    },
+                });
+                // The packet must look like the inverse of the other direction's tuple.
+                let target = if reply { c.orig.invert() } else { c.reply.invert() };
+                let target = if related {
+                    // For an ICMP error only addresses are translated.
+                    Tuple {
+                        sport: st.p.sport,
+                        dport: st.p.dport,
+                        ..target
+                    }
+                } else {
+                    target
+                };
+                let p = &mut st.p;
+                if dst_manip {
+                    if p.dst != target.dst || (p.proto.has_ports() && p.dport != target.dport) {
+                        let from = fmt_ep(p.dst, p.dport, p.proto);
+                        p.dst = target.dst;
+                        if p.proto.has_ports() {
+                            p.dport = target.dport;
+                        }
+                        let to = fmt_ep(p.dst, p.dport, p.proto);
+                        st.events.push(Event::Rewrite {
+                            hook,
+                            field: "dst".into(),
+                            from,
+                            to,
+                            by: None,
+                            note: "conntrack applies the connection's NAT binding".into(),
+                        });
+                    }
+                } else if p.src != target.src || (p.proto.has_ports() && p.sport != target.sport) {
+                    let from = fmt_ep(p.src, p.sport, p.proto);
+                    p.src = target.src;
+                    if p.proto.has_ports() {
+                        p.sport = target.sport;
+                    }
+                    let to = fmt_ep(p.src, p.sport, p.proto);
+                    st.events.push(Event::Rewrite {
+                        hook,
+                        field: "src".into(),
+                        from,
+                        to,
+                        by: None,
+                        note: "conntrack applies the connection's NAT binding".into(),
+                    });
+                }
+                None
+            }
+            Ct::Untracked | Ct::Invalid | Ct::Unset => {
+                st.events.push(Event::TableSkipped {
+                    hook,
+                    table: TableName::Nat,
+                    reason: format!(
+                        "packet has no conntrack entry ({}): nat is not traversed",
+                        self.ct_state_name(st)
+                    ),
+                });
+                None
+            }
+        }
+    }
+
+    fn apply_nat(&mut self, hook: Hook, st: &mut State, rule: &RuleRef, target: &Target) -> Result<(), String> {
+        let Ct::New(c) = &mut st.ct else {
+            return Err("NAT target without a new connection".into());
+        };
+        let p = &mut st.p;
+        let mut approx = None;
+        let (dst_manip, addr, port): (bool, Ipv4Addr, u16) = match target {
+            Target::Dnat { to, random, .. } => {
+                let (a, pr, ap) = nat_choice(to, p.dst, p.dport, p.proto);
+                if ap || *random {
+                    approx = Some("address/port chosen from a range: nfwalk takes the first; the kernel hashes");
+                }
+                (true, a, pr)
+            }
+            Target::Redirect { ports, .. } => {
+                // To the primary address of the incoming interface (127.0.0.1 for OUTPUT).
+                let a = match hook {
+                    Hook::Output => Ipv4Addr::LOCALHOST,
+                    _ => st
+                        .in_
+                        .as_deref()
+                        .and_then(|i| self.host.iface(i))
+                        .and_then(|i| i.addrs.first())
+                        .map(|a| a.addr())
+                        .unwrap_or(p.dst),
+                };
+                let port = ports.map(|r| r.lo).unwrap_or(p.dport);
+                (true, a, port)
+            }
+            Target::Netmap { to } => {
+                let ipnet::IpNet::V4(net) = to else {
+                    return Err("IPv6 NETMAP in an IPv4 walk".into());
+                };
+                let mask = u32::from(net.netmask());
+                let dst = matches!(hook, Hook::Prerouting | Hook::Output);
+                let old = if dst { p.dst } else { p.src };
+                let new = Ipv4Addr::from((u32::from(old) & !mask) | (u32::from(net.network()) & mask));
+                (dst, new, if dst { p.dport } else { p.sport })
+            }
+            Target::Snat { to, random, random_fully, .. } => {
+                let (a, _, ap) = nat_choice(to, p.src, p.sport, p.proto);
+                if ap || *random || *random_fully {
+                    approx = Some("address/port chosen from a range or at random: nfwalk takes the first free; the kernel hashes");
+                }
+                let mut rt = c.reply;
+                rt.dst = a;
+                let port = if p.proto.has_ports() {
+                    pick_port(&self.conntrack, rt, p.sport, to.ports)
+                } else {
+                    p.sport
+                };
+                (false, a, port)
+            }
+            Target::Masquerade { ports, random, random_fully } => {
+                let out = st.out.clone().unwrap_or_default();
+                let a = route::select_src(self.host, &out, p.dst)
+                    .ok_or_else(|| format!("MASQUERADE: {out} has no IPv4 address"))?;
+                if *random || *random_fully {
+                    approx = Some("--random: the kernel picks a random port; nfwalk keeps the original if free");
+                }
+                let mut rt = c.reply;
+                rt.dst = a;
+                let port = if p.proto.has_ports() {
+                    pick_port(&self.conntrack, rt, p.sport, *ports)
+                } else {
+                    p.sport
+                };
+                (false, a, port)
+            }
+            _ => return Err("not a NAT target".into()),
+        };
+        let has_ports = p.proto.has_ports();
+        if dst_manip {
+            let from = fmt_ep(p.dst, p.dport, p.proto);
+            p.dst = addr;
+            if has_ports {
+                p.dport = port;
+            }
+            c.reply.src = addr;
+            if has_ports {
+                c.reply.sport = port;
+            }
+            c.dst_nat_done = true;
+            let to = fmt_ep(p.dst, p.dport, p.proto);
+            st.events.push(Event::Rewrite {
+                hook,
+                field: "dst".into(),
+                from,
+                to,
+                by: Some(rule.clone()),
+                note: approx.unwrap_or("destination NAT; the connection remembers it").into(),
+            });
+        } else {
+            let from = fmt_ep(p.src, p.sport, p.proto);
+            p.src = addr;
+            if has_ports {
+                p.sport = port;
+            }
+            c.reply.dst = addr;
+            if has_ports {
+                c.reply.dport = port;
+            }
+            c.src_nat_done = true;
+            let to = fmt_ep(p.src, p.sport, p.proto);
+            st.events.push(Event::Rewrite {
+                hook,
+                field: "src".into(),
+                from,
+                to,
+                by: Some(rule.clone()),
+                note: approx.unwrap_or("source NAT; the connection remembers it").into(),
+            });
+        }
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- chains
+
+    fn run_table(&mut self, hook: Hook, table: TableName, st: &mut State) -> TableVerdict {
+        let host = self.host;
+        let Some(t) = host.ruleset.table(table) else {
+            return TableVerdict::Accept;
+        };
+        let builtin = hook.chain_name();
+        let Some(base) = t.chain_index(builtin) else {
+            return TableVerdict::Accept;
+        };
+        st.events.push(Event::Table { hook, table });
+        // (chain index, next rule index)
+        let mut stack: Vec<(usize, usize)> = Vec::new();
+        let mut cur = base;
+        let mut pos = 0usize;
+        let mut steps = 0usize;
+        loop {
+            steps += 1;
+            if steps > 100_000 {
+                return TableVerdict::Undecided("chain loop: more than 100000 rule evaluations".into());
+            }
+            let chain = &t.chains[cur];
+            if pos >= chain.rules.len() {
+                if cur == base {
+                    let pol = chain.policy.unwrap_or(Verdict::Accept);
+                    let e = self.counters.entry((table, chain.name.clone(), usize::MAX)).or_default();
+                    e.packets += 1;
+                    e.bytes += st.p.len as u64;
+                    st.events.push(Event::Policy {
+                        hook,
+                        table,
+                        chain: chain.name.clone(),
+                        verdict: pol.to_string(),
+                    });
+                    return match pol {
+                        Verdict::Accept => TableVerdict::Accept,
+                        Verdict::Drop => TableVerdict::Drop(None, format!("{table}/{} policy DROP", chain.name)),
+                    };
+                }
+                // Implicit return from a user chain: no trace entry.
+                match stack.pop() {
+                    Some((c, p)) => {
+                        cur = c;
+                        pos = p;
+                        continue;
+                    }
+                    None => {
+                        // Came here by goto from the base chain: the base policy applies.
+                        cur = base;
+                        pos = usize::MAX;
+                        continue;
+                    }
+                }
+            }
+            let rule = &chain.rules[pos];
+            let key: RuleKey = (table, chain.name.clone(), pos);
+            let rref = RuleRef {
+                table,
+                chain: chain.name.clone(),
+                index: pos + 1,
+                line: rule.line,
+                text: rule.text.clone(),
+            };
+            match self.eval_rule(hook, rule, &key, st) {
+                RuleResult::Matched { .. } => {}
+                other => {
+                    st.events.push(Event::Rule {
+                        hook,
+                        rule: rref,
+                        result: other,
+                    });
+                    pos += 1;
+                    continue;
+                }
+            }
+            let e = self.counters.entry(key.clone()).or_default();
+            e.packets += 1;
+            e.bytes += st.p.len as u64;
+            let verdict_word = |w: &str| RuleResult::Matched { verdict: w.to_string() };
+            match &rule.target {
+                Target::Accept => {
+                    st.events.push(Event::Rule { hook, rule: rref, result: verdict_word("ACCEPT") });
+                    return TableVerdict::Accept;
+                }
+                Target::Drop => {
+                    st.events.push(Event::Rule { hook, rule: rref.clone(), result: verdict_word("DROP") });
+                    let reason = format!("{rref}");
+                    return TableVerdict::Drop(Some(rref), reason);
+                }
+                Target::Reject { with } => {
+                    st.events.push(Event::Rule { hook, rule: rref.clone(), result: verdict_word("DROP") });
+                    return TableVerdict::Reject(rref, with.clone());
+                }
+                Target::Return => {
+                    st.events.push(Event::Rule { hook, rule: rref, result: verdict_word("RETURN") });
+                    if cur == base {
+                        pos = usize::MAX; // base chain RETURN: the policy decides
+                        continue;
+                    }
+                    match stack.pop() {
+                        Some((c, p)) => {
+                            cur = c;
+                            pos = p;
+                        }
+                        None => {
+                            cur = base;
+                            pos = usize::MAX;
+                        }
+                    }
+                    continue;
+                }
+                Target::Jump { chain: name } | Target::Goto { chain: name } => {
+                    let is_goto = matches!(rule.target, Target::Goto { .. });
+                    let Some(ci) = t.chain_index(name) else {
+                        st.events.push(Event::Rule { hook, rule: rref, result: RuleResult::Unknown { reason: format!("chain {name} does not exist") } });
+                        return TableVerdict::Undecided(format!("jump to missing chain {name}"));
+                    };
+                    let word = if is_goto { format!("GOTO:{name}") } else { format!("JUMP:{name}") };
+                    st.events.push(Event::Rule { hook, rule: rref, result: verdict_word(&word) });
+                    if !is_goto {
+                        stack.push((cur, pos + 1));
+                    }
+                    cur = ci;
+                    pos = 0;
+                    continue;
+                }
+                Target::Dnat { .. }
+                | Target::Snat { .. }
+                | Target::Masquerade { .. }
+                | Target::Redirect { .. }
+                | Target::Netmap { .. } => {
+                    st.events.push(Event::Rule { hook, rule: rref.clone(), result: verdict_word("ACCEPT") });
+                    if table != TableName::Nat {
+                        return TableVerdict::Undecided(format!("{} outside the nat table", rule.target.name()));
+                    }
+                    if let Err(e) = self.apply_nat(hook, st, &rref, &rule.target) {
+                        st.events.push(Event::Note { text: e });
+                    }
+                    return TableVerdict::Accept;
+                }
+                Target::Unknown { name, reason } => {
+                    st.events.push(Event::Rule {
+                        hook,
+                        rule: rref,
+                        result: RuleResult::Unknown { reason: reason.clone() },
+                    });
+                    return TableVerdict::Undecided(format!("target {name} is not modelled: {reason}"));
+                }
+                other => {
+                    let word = if matches!(other, Target::None) { "CONTINUE" } else { "CONTINUE" };
+                    st.events.push(Event::Rule { hook, rule: rref.clone(), result: verdict_word(word) });
+                    self.non_terminal(hook, st, &rref, other);
+                    pos += 1;
+                }
+            }
+        }
+    }
+
+    fn eval_rule(&mut self, hook: Hook, rule: &Rule, key: &RuleKey, st: &mut State) -> RuleResult {
+        let (state, conn, reply) = self.ct_view(st);
+        let nth_count = *self.nth.get(key).unwrap_or(&0);
+        let recent = &self.recent;
+        let lookup = |name: &str, a: Ipv4Addr| recent.get(name).is_some_and(|v| v.contains(&a));
+        let cx = Ctx {
+            host: self.host,
+            hook,
+            in_: st.in_.as_deref(),
+            out: st.out.as_deref(),
+            physin: st.physin.as_deref(),
+            physout: st.physout.as_deref(),
+            bridged: st.bridged,
+            pkt: &st.p,
+            ct: CtView {
+                state,
+                conn: conn.as_ref(),
+                reply,
+            },
+            uid: self.options.uid,
+            nth_count,
+            recent: &lookup,
+        };
+        let mut result = RuleResult::Matched { verdict: String::new() };
+        let mut has_nth = false;
+        for m in &rule.matches {
+            if matches!(m.kind, nfwalk_model::MatchKind::Statistic { .. }) {
+                has_nth = true;
+            }
+            match eval(m, &cx) {
+                Outcome::Yes => {}
+                Outcome::No(seen) => {
+                    result = RuleResult::Failed {
+                        condition: cond_text(m),
+                        seen,
+                    };
+                    break;
+                }
+                Outcome::Unknown(reason) => match self.forced.get(key) {
+                    Some(true) => {}
+                    Some(false) => {
+                        result = RuleResult::Failed {
+                            condition: cond_text(m),
+                            seen: format!("assumed not to match: {reason}"),
+                        };
+                        break;
+                    }
+                    None => {
+                        if st.unknown.is_none() {
+                            st.unknown = Some((key.clone(), reason.clone()));
+                        }
+                        result = RuleResult::Unknown { reason };
+                        break;
+                    }
+                },
+            }
+        }
+        if has_nth {
+            *self.nth.entry(key.clone()).or_default() += 1;
+        }
+        if matches!(result, RuleResult::Matched { .. }) {
+            // recent --set / --update / --remove side effects.
+            for m in &rule.matches {
+                if let nfwalk_model::MatchKind::Recent { name, cmd, rdest, .. } = &m.kind {
+                    let a = if *rdest { st.p.dst } else { st.p.src };
+                    let list = self.recent.entry(name.clone()).or_default();
+                    match cmd {
+                        nfwalk_model::ruleset::RecentCmd::Set | nfwalk_model::ruleset::RecentCmd::Update => {
+                            if !list.contains(&a) {
+                                list.push(a);
+                            }
+                        }
+                        nfwalk_model::ruleset::RecentCmd::Remove => list.retain(|x| *x != a),
+                        nfwalk_model::ruleset::RecentCmd::Rcheck => {}
+                    }
+                }
+            }
+        }
+        result
+    }
+
+    fn non_terminal(&mut self, hook: Hook, st: &mut State, rref: &RuleRef, target: &Target) {
+        match target {
+            Target::Log { prefix, tcp_sequence, uid, .. } => {
+                let line = log_line(
+                    &LogCtx {
+                        prefix,
+                        in_: st.in_.as_deref(),
+                        out: st.out.as_deref(),
+                        physin: st.physin.as_deref(),
+                        physout: st.physout.as_deref(),
+                        mac_dst: st.mac_dst,
+                        tcp_sequence: *tcp_sequence,
+                        uid: if *uid { self.options.uid.map(|u| (u, u)) } else { None },
+                    },
+                    &st.p,
+                );
+                st.events.push(Event::Log { line });
+            }
+            Target::Nflog { group, prefix } => {
+                st.events.push(Event::Log {
+                    line: format!("NFLOG group={group} prefix=\"{prefix}\" {}", st.p.summary()),
+                });
+            }
+            Target::Mark { xmark } => {
+                let old = st.p.mark;
+                st.p.mark = xmark.apply(old);
+                if old != st.p.mark {
+                    st.events.push(Event::Rewrite {
+                        hook,
+                        field: "mark".into(),
+                        from: format!("{old:#x}"),
+                        to: format!("{:#x}", st.p.mark),
+                        by: Some(rref.clone()),
+                        note: "packet mark set".into(),
+                    });
+                }
+            }
+            Target::ConnmarkSet { xmark } => self.with_conn(st, |c, _| c.mark = xmark.apply(c.mark)),
+            Target::ConnmarkSave { nfmask, ctmask } => {
+                let m = st.p.mark;
+                self.with_conn(st, |c, _| c.mark = (c.mark & !ctmask) ^ (m & nfmask));
+            }
+            Target::ConnmarkRestore { nfmask, ctmask } => {
+                let cm = match &st.ct {
+                    Ct::New(c) => Some(c.mark),
+                    Ct::Existing(i, ..) => Some(self.conntrack.get(*i).mark),
+                    _ => None,
+                };
+                if let Some(cm) = cm {
+                    let old = st.p.mark;
+                    st.p.mark = (old & !nfmask) ^ (cm & ctmask);
+                    if old != st.p.mark {
+                        st.events.push(Event::Rewrite {
+                            hook,
+                            field: "mark".into(),
+                            from: format!("{old:#x}"),
+                            to: format!("{:#x}", st.p.mark),
+                            by: Some(rref.clone()),
+                            note: "mark restored from the connection".into(),
+                        });
+                    }
+                }
+            }
+            Target::Ct { notrack, .. } => {
+                if *notrack {
+                    st.notrack = true;
+                }
+            }
+            Target::Notrack => st.notrack = true,
+            Target::SetDscp { value } => {
+                let old = st.p.tos;
+                st.p.tos = (old & 0x03) | (value << 2);
+            }
+            _ => {}
+        }
+    }
+
+    fn with_conn(&mut self, st: &mut State, f: impl FnOnce(&mut Conn, bool)) {
+        match &mut st.ct {
+            Ct::New(c) => f(c, false),
+            Ct::Existing(i, reply, _) => {
+                let r = *reply;
+                f(self.conntrack.get_mut(*i), r)
+            }
+            _ => {}
+        }
+    }
+
+    // ---------------------------------------------------------------- REJECT
+
+    fn reject_reply(&mut self, hook: Hook, st: &State, with: &str) -> Option<Packet> {
+        let p = &st.p;
+        if with == "tcp-reset" {
+            if p.proto != Proto::TCP || p.tcp_flags.has(TcpFlags::RST) {
+                return None;
+            }
+            let mut r = Packet::tcp(p.dst, p.dport, p.src, p.sport, TcpFlags::RST);
+            r.len = 40;
+            r.window = 0;
+            if p.tcp_flags.has(TcpFlags::ACK) {
+                r.seq = p.ack_seq;
+            } else {
+                r.tcp_flags = TcpFlags(TcpFlags::RST | TcpFlags::ACK);
+                let mut seglen = p.payload_len as u32;
+                if p.tcp_flags.has(TcpFlags::SYN) {
+                    seglen += 1;
+                }
+                if p.tcp_flags.has(TcpFlags::FIN) {
+                    seglen += 1;
+                }
+                r.ack_seq = p.seq.wrapping_add(seglen);
+            }
+            return Some(r);
+        }
+        // ICMP error back to the sender, quoting the packet.
+        let code = match with {
+            "icmp-net-unreachable" => 0,
+            "icmp-host-unreachable" => 1,
+            "icmp-proto-unreachable" => 2,
+            "icmp-port-unreachable" | "" => 3,
+            "icmp-net-prohibited" => 9,
+            "icmp-host-prohibited" => 10,
+            "icmp-admin-prohibited" => 13,
+            _ => 3,
+        };
+        if p.proto == Proto::ICMP && p.is_icmp_error() {
+            return None;
+        }
+        let src = if route::is_local(self.host, p.dst) {
+            p.dst
+        } else {
+            let back = st.in_.clone().unwrap_or_default();
+            route::select_src(self.host, &back, p.src).unwrap_or(p.dst)
+        };
+        let _ = hook;
+        let mut r = Packet::blank(src, p.src, Proto::ICMP);
+        r.icmp_type = 3;
+        r.icmp_code = code;
+        r.len = (20 + 8 + 20 + 8).min(576) as u16 + p.payload_len.min(8);
+        r.df = false;
+        r.tos = 0xc0;
+        r.inner = Some(nfwalk_model::packet::Inner {
+            src: p.src,
+            dst: p.dst,
+            proto: p.proto,
+            sport: if p.proto.has_ports() { p.sport } else { p.icmp_id },
+            dport: if p.proto.has_ports() { p.dport } else { 0 },
+        });
+        Some(r)
+    }
+
+    fn walk_generated(&mut self, reply: Packet, ct: Ct) -> Trace {
+        let mut st = State {
+            p: reply.clone(),
+            in_: None,
+            out: None,
+            physin: None,
+            physout: None,
+            bridged: false,
+            ct,
+            notrack: false,
+            mac_dst: None,
+            events: vec![Event::Note {
+                text: "generated by REJECT: sent by the host itself through OUTPUT and POSTROUTING".into(),
+            }],
+            generated: Vec::new(),
+            unknown: None,
+        };
+        let fate = self.local_out(&mut st);
+        let ct_state = self.ct_state_name(&st);
+        let out = match &fate {
+            Fate::Forwarded { out } => Some(out.clone()),
+            _ => None,
+        };
+        Trace {
+            packet: reply,
+            ingress: Ingress::Local,
+            ct_state,
+            events: st.events,
+            fate,
+            out,
+            final_packet: st.p,
+            generated: Vec::new(),
+            alternatives: Vec::new(),
+        }
+    }
+
+    /// The ruleset in `iptables-save -c` format with the counters this walker accumulated.
+    pub fn counters_save(&self) -> String {
+        let mut out = String::new();
+        for t in &self.host.ruleset.tables {
+            out.push_str(&format!("*{}\n", t.name));
+            for c in &t.chains {
+                let pol = match c.policy {
+                    Some(v) => v.to_string(),
+                    None => "-".into(),
+                };
+                let k = self
+                    .counters
+                    .get(&(t.name, c.name.clone(), usize::MAX))
+                    .copied()
+                    .unwrap_or_default();
+                let k = if c.policy.is_some() { k } else { Counters::default() };
+                out.push_str(&format!(":{} {} [{}:{}]\n", c.name, pol, k.packets, k.bytes));
+            }
+            for c in &t.chains {
+                for (i, r) in c.rules.iter().enumerate() {
+                    let k = self
+                        .counters
+                        .get(&(t.name, c.name.clone(), i))
+                        .copied()
+                        .unwrap_or_default();
+                    out.push_str(&format!("[{}:{}] {}\n", k.packets, k.bytes, r.text));
+                }
+            }
+            out.push_str("COMMIT\n");
+        }
+        out
+    }
+}
+
+fn is_group_mac(m: &[u8; 6]) -> bool {
+    m[0] & 1 == 1
+}
+
+fn cond_text(m: &nfwalk_model::Match) -> String {
+    if m.negated {
+        format!("! {}", m.text)
+    } else {
+        m.text.clone()
+    }
+}
+
+fn fmt_ep(a: Ipv4Addr, port: u16, proto: Proto) -> String {
+    if proto.has_ports() {
+        format!("{a}:{port}")
+    } else {
+        a.to_string()
+    }
+}
+
+/// Address and port a DNAT/SNAT range yields, and whether a range made it approximate.
+fn nat_choice(to: &NatRange, addr: Ipv4Addr, port: u16, proto: Proto) -> (Ipv4Addr, u16, bool) {
+    let mut approx = false;
+    let a = match (to.addr_lo, to.addr_hi) {
+        (Some(IpAddr::V4(lo)), hi) => {
+            if let Some(IpAddr::V4(h)) = hi {
+                approx |= h != lo;
+            }
+            lo
+        }
+        _ => addr,
+    };
+    let pr = match to.ports {
+        Some(r) if proto.has_ports() => {
+            if r.contains(port) && r.lo != r.hi {
+                approx = true;
+                port
+            } else {
+                approx |= r.lo != r.hi;
+                r.lo
+            }
+        }
+        _ => port,
+    };
+    (a, pr, approx)
+}
