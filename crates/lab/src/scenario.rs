@@ -1,6 +1,6 @@
 //! Scenario definitions: a topology, a ruleset for the host namespace, and traffic.
 //!
-//! Built-in scenarios: [`seed`], [`seed_ctorig`], [`seed_input`] (see [`by_name`]). Their
+//! Built-in scenarios: [`seed`], [`seed_ctorig`], [`seed_input`], [`seed_log`] (see [`by_name`]). Their
 //! rulesets live in `scenarios/<name>/rules.v4` at the repository root.
 
 use std::path::PathBuf;
@@ -205,8 +205,16 @@ pub fn seed_input() -> Scenario {
     sc
 }
 
+/// The seed plus the post's LOG rules (BEFORE/AFTER PREROUTING, POSTROUTING, FORWARD), to
+/// record the kernel's LOG lines.
+pub fn seed_log() -> Scenario {
+    let mut sc = seed_topology("seed-log");
+    sc.clients.push(redis_client(Outcome::Reply(s("+PONG")), 10_000));
+    sc
+}
+
 /// All built-in scenario names.
-pub const NAMES: [&str; 3] = ["seed", "seed-ctorig", "seed-input"];
+pub const NAMES: [&str; 4] = ["seed", "seed-ctorig", "seed-input", "seed-log"];
 
 /// A built-in scenario by name.
 pub fn by_name(name: &str) -> Option<Scenario> {
@@ -214,6 +222,7 @@ pub fn by_name(name: &str) -> Option<Scenario> {
         "seed" => Some(seed()),
         "seed-ctorig" => Some(seed_ctorig()),
         "seed-input" => Some(seed_input()),
+        "seed-log" => Some(seed_log()),
         _ => None,
     }
 }

@@ -139,3 +139,17 @@ fn input_rule_blocks_host_service_only() {
         assert_eq!(p.final_verdict(), Some("DROP"));
     }
 }
+
+#[test]
+fn committed_seed_reference_data_loads() {
+    let base = nfwalk_lab::scenario::scenarios_dir().join("seed");
+    let r = nfwalk_lab::KernelRun::load(&base.join("kernel"), &base.join("snapshot")).unwrap();
+    assert!(r.clients.iter().all(|c| c.as_expected()));
+    let tcp = r.packets().into_iter().filter(|p| p.first_header().proto.as_deref() == Some("tcp")).count();
+    assert_eq!(tcp, 10);
+    assert!(r.conntrack.iter().any(|l| l.contains("sport=40001 dport=10000") && l.contains("[ASSURED]")));
+    assert!(std::fs::metadata(&r.pcap).unwrap().len() > 24);
+    for f in ["ip-link.json", "ip-addr.json", "ip-route.json", "ip-rule.json", "iptables-save.txt", "sysctl.txt"] {
+        assert!(r.snapshot_dir.join(f).exists(), "{f}");
+    }
+}
