@@ -2,4 +2,5 @@
 #![warn(missing_docs)]
 
 pub mod host;
+pub mod iptables;
 pub mod pcap;
