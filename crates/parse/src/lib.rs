@@ -4,3 +4,4 @@
 pub mod host;
 pub mod iptables;
 pub mod pcap;
+pub mod snapshot;

@@ -12,7 +12,7 @@
 //! | `ip-route.json` | `ip -j route show table all` | the kernel's routes for the addresses ([`derive_kernel_routes`]): local and broadcast routes in table local, connected routes in main; no default route |
 //! | `ip-rule.json` | `ip -j rule show` | the kernel's default rules: `0 local`, `32766 main`, `32767 default` |
 //! | `sysctl.txt` | `sysctl net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables net.ipv4.conf.all.route_localnet` | [`Sysctls::default`] (no forwarding, bridge-nf-call-iptables on, no route_localnet) |
-//! | `iptables-save.txt` | `iptables-save` | an empty ruleset (every policy ACCEPT) |
+//! | `iptables-save.txt` | `iptables-save` | an empty ruleset (no table loaded: nothing is filtered); an empty or comment-only file means the same |
 //!
 //! At least one of `ip-link.json` and `ip-addr.json` must be there.
 //!
@@ -114,11 +114,23 @@ fn read_opt(path: &Path) -> Result<Option<String>, SnapshotError> {
     }
 }
 
+fn empty_ruleset(source: &str) -> nfwalk_model::Ruleset {
+    nfwalk_model::Ruleset {
+        source: source.into(),
+        ..Default::default()
+    }
+}
+
 fn load_ruleset(
     path: &Path,
     text: &str,
 ) -> Result<(nfwalk_model::Ruleset, Vec<Diagnostic>), SnapshotError> {
     let file = path.display().to_string();
+    // `iptables-save` prints nothing when no table is loaded (a fresh namespace): no
+    // filtering at all, the same as an empty ruleset.
+    if text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
+        return Ok((empty_ruleset(&file), Vec::new()));
+    }
     match crate::iptables::load(&file, text) {
         Ok(l) => Ok((l.ruleset, l.diagnostics)),
         Err(e) => Err(SnapshotError::Ruleset(Box::new(e))),
@@ -167,13 +179,7 @@ pub fn load_snapshot(dir: &Path) -> Result<(Host, Vec<Diagnostic>), SnapshotErro
     let rpath = f("iptables-save.txt");
     let (ruleset, diags) = match read_opt(&rpath)? {
         Some(t) => load_ruleset(&rpath, &t)?,
-        None => (
-            nfwalk_model::Ruleset {
-                source: "<empty>".into(),
-                ..Default::default()
-            },
-            Vec::new(),
-        ),
+        None => (empty_ruleset("<empty>"), Vec::new()),
     };
     let name = dir
         .canonicalize()
@@ -432,13 +438,7 @@ pub fn load_host_toml(path: &Path) -> Result<(Host, Vec<Diagnostic>), SnapshotEr
     }
 
     let (ruleset, diags) = match &doc.rules {
-        None => (
-            nfwalk_model::Ruleset {
-                source: "<empty>".into(),
-                ..Default::default()
-            },
-            Vec::new(),
-        ),
+        None => (empty_ruleset("<empty>"), Vec::new()),
         Some(r) => {
             let rp = path.parent().unwrap_or(Path::new(".")).join(r);
             let text = std::fs::read_to_string(&rp).map_err(|source| SnapshotError::Io { path: rp.clone(), source })?;
