@@ -133,16 +133,33 @@ impl PacketHeader {
     }
 
     /// The identity used to group blocks of one packet (see module docs).
-    pub fn identity(&self) -> (Option<String>, Option<String>, Option<u16>, Option<u32>, Option<u32>, Vec<String>) {
-        (
-            self.proto.clone(),
-            self.src.clone(),
-            self.sport,
-            self.id,
-            self.len,
-            self.tcp_flags().into_iter().map(String::from).collect(),
-        )
+    pub fn identity(&self) -> PacketIdentity {
+        PacketIdentity {
+            proto: self.proto.clone(),
+            src: self.src.clone(),
+            sport: self.sport,
+            id: self.id,
+            len: self.len,
+            tcp_flags: self.tcp_flags().into_iter().map(String::from).collect(),
+        }
     }
+}
+
+/// The header fields no hook in one namespace rewrites before the packet's last `PACKET:` line.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PacketIdentity {
+    /// Protocol.
+    pub proto: Option<String>,
+    /// Source address.
+    pub src: Option<String>,
+    /// Source port.
+    pub sport: Option<u16>,
+    /// IP ID.
+    pub id: Option<u32>,
+    /// Total length.
+    pub len: Option<u32>,
+    /// TCP flags.
+    pub tcp_flags: Vec<String>,
 }
 
 /// What a `TRACE:` line reports.
