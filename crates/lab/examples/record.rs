@@ -37,9 +37,8 @@ fn main() {
         for f in ["cap.pcap", "trace.txt", "counters.txt", "log.txt", "conntrack.txt", "clients.json"] {
             std::fs::copy(run.dir.join(f), kernel.join(f)).expect("copy kernel output");
         }
-        for e in std::fs::read_dir(&run.snapshot_dir).expect("snapshot dir") {
-            let e = e.expect("entry");
-            std::fs::copy(e.path(), snap.join(e.file_name())).expect("copy snapshot");
+        for f in nfwalk_lab::runner::SNAPSHOT_FILES {
+            std::fs::copy(run.snapshot_dir.join(f), snap.join(f)).expect("copy snapshot");
         }
         let _ = std::fs::remove_dir_all(&tmp);
         println!("{name}: wrote {} and {}", snap.display(), kernel.display());

@@ -107,24 +107,21 @@ pub fn build(lab: &mut Lab, sc: &Scenario) -> Result<(), LabError> {
     Ok(())
 }
 
-/// Write the six snapshot files of namespace `ns` into `dir`.
+/// The six snapshot files.
+pub const SNAPSHOT_FILES: [&str; 6] =
+    ["ip-link.json", "ip-addr.json", "ip-route.json", "ip-rule.json", "iptables-save.txt", "sysctl.txt"];
+
+/// Write the snapshot of namespace `ns` into `dir` with
+/// [`nfwalk_parse::snapshot::collect_snapshot_in_netns`] (which also writes `collect.log`), and
+/// fail unless all six [`SNAPSHOT_FILES`] were written.
 pub fn snapshot(lab: &Lab, ns: &str, dir: &Path) -> Result<(), LabError> {
-    std::fs::create_dir_all(dir).map_err(|e| LabError::Io(dir.to_path_buf(), e))?;
-    let items: [(&str, &[&str]); 6] = [
-        ("ip-link.json", &["ip", "-j", "-d", "link", "show"]),
-        ("ip-addr.json", &["ip", "-j", "addr", "show"]),
-        ("ip-route.json", &["ip", "-j", "route", "show", "table", "all"]),
-        ("ip-rule.json", &["ip", "-j", "rule", "show"]),
-        ("iptables-save.txt", &["iptables-save"]),
-        (
-            "sysctl.txt",
-            &["sysctl", "net.ipv4.ip_forward", "net.bridge.bridge-nf-call-iptables", "net.ipv4.conf.all.route_localnet"],
-        ),
-    ];
-    for (file, cmd) in items {
-        let out = lab.exec_ok(ns, cmd)?;
-        let p = dir.join(file);
-        std::fs::write(&p, &out.stdout).map_err(|e| LabError::Io(p, e))?;
+    nfwalk_parse::snapshot::collect_snapshot_in_netns(&lab.ns_name(ns), dir)
+        .map_err(|e| LabError::Io(dir.to_path_buf(), e))?;
+    for f in SNAPSHOT_FILES {
+        if !dir.join(f).exists() {
+            let log = std::fs::read_to_string(dir.join("collect.log")).unwrap_or_default();
+            return Err(LabError::Other(format!("snapshot of {ns}: {f} missing\n{log}")));
+        }
     }
     Ok(())
 }
