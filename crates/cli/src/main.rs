@@ -1,1 +1,29 @@
-fn main() {}
+//! `nfwalk`: shows what Linux netfilter does to a packet, offline.
+//!
+//! A thin binary: argument parsing lives here, one file per subcommand under `cmd/`,
+//! rendering under `render/`; the work is done by the library crates.
+
+mod args;
+mod cmd;
+mod demo_host;
+mod input;
+mod render;
+
+use clap::Parser;
+
+fn main() {
+    let cli = args::Cli::parse();
+    let result = match cli.command {
+        args::Command::Demo(a) => cmd::demo::run(a),
+        args::Command::Trace(a) => cmd::trace::run(a),
+        args::Command::Replay(a) => cmd::replay::run(a),
+        args::Command::Snapshot(a) => cmd::snapshot::run(a),
+    };
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("nfwalk: error: {e:#}");
+            std::process::exit(2);
+        }
+    }
+}

@@ -154,7 +154,21 @@ impl TcpFlags {
 
 impl fmt::Display for TcpFlags {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let w = self.log_words();
+        let mut w = Vec::new();
+        for (bit, name) in [
+            (Self::SYN, "SYN"),
+            (Self::ACK, "ACK"),
+            (Self::PSH, "PSH"),
+            (Self::FIN, "FIN"),
+            (Self::RST, "RST"),
+            (Self::URG, "URG"),
+            (Self::ECE, "ECE"),
+            (Self::CWR, "CWR"),
+        ] {
+            if self.0 & bit != 0 {
+                w.push(name);
+            }
+        }
         if w.is_empty() {
             f.write_str("NONE")
         } else {

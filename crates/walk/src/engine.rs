@@ -707,7 +707,10 @@ impl<'h> Walker<'h> {
     }
 
     fn confirm(&mut self, st: &mut State) {
-        if let Ct::New(c) = std::mem::replace(&mut st.ct, Ct::Unset) {
+        if matches!(st.ct, Ct::New(_)) {
+            let Ct::New(c) = std::mem::replace(&mut st.ct, Ct::Unset) else {
+                unreachable!()
+            };
             let mut c = *c;
             c.src_nat_done = true;
             c.dst_nat_done = true;

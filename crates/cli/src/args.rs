@@ -1,0 +1,154 @@
+//! Raw command-line arguments, as clap parses them. Resolved into walk inputs by `input`.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Shows what Linux netfilter (iptables, conntrack, NAT, routing) does to a packet,
+/// from a snapshot of a host's state: no root, no live traffic, no risk.
+#[derive(Parser, Debug)]
+#[command(name = "nfwalk", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Walk the seed story: a Docker host where `-I DOCKER-USER --dport 10000 -j DROP` does nothing.
+    Demo(DemoArgs),
+    /// Walk one packet (or a whole TCP connection with --conn) through a host.
+    Trace(TraceArgs),
+    /// Walk every packet of a pcap capture through a host, in order.
+    Replay(ReplayArgs),
+    /// On a live Linux host: write its state (ip -j, iptables-save, sysctl) to DIR. Read-only.
+    Snapshot(SnapshotArgs),
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// For people (colour on a terminal).
+    Text,
+    /// One JSON object (trace).
+    Json,
+    /// JSON Lines: one object per packet.
+    Jsonl,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct HostArgs {
+    /// A snapshot directory (as written by `nfwalk snapshot`).
+    #[arg(long, value_name = "DIR")]
+    pub snapshot: Option<PathBuf>,
+    /// A hand-written host file (TOML).
+    #[arg(long, value_name = "FILE", conflicts_with = "snapshot")]
+    pub host: Option<PathBuf>,
+    /// Use the built-in seed host (the default when neither --snapshot nor --host is given).
+    #[arg(long, conflicts_with_all = ["snapshot", "host"])]
+    pub demo_host: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct PacketArgs {
+    /// Interface the packet arrives on (a bridge port such as a veth enters as in=<bridge>, physin=<port>).
+    #[arg(long = "in", value_name = "IFACE", conflicts_with = "local")]
+    pub in_: Option<String>,
+    /// The packet is sent by a local process (starts at OUTPUT).
+    #[arg(long)]
+    pub local: bool,
+    /// Protocol: tcp, udp, icmp or a number.
+    #[arg(short = 'p', long = "proto", default_value = "tcp")]
+    pub proto: String,
+    /// Source address (for --local, defaults to the route's preferred source).
+    #[arg(long)]
+    pub src: Option<std::net::Ipv4Addr>,
+    /// Destination address.
+    #[arg(long)]
+    pub dst: std::net::Ipv4Addr,
+    /// Source port.
+    #[arg(long, default_value_t = 40001)]
+    pub sport: u16,
+    /// Destination port.
+    #[arg(long, default_value_t = 0)]
+    pub dport: u16,
+    /// TCP flags, e.g. SYN or ACK,PSH (default SYN).
+    #[arg(long, default_value = "SYN")]
+    pub tcp_flags: String,
+    /// ICMP type (number or echo-request, echo-reply, ...), optionally TYPE/CODE.
+    #[arg(long, default_value = "echo-request")]
+    pub icmp_type: String,
+    /// Packet mark (skb->mark) on arrival.
+    #[arg(long, default_value_t = 0)]
+    pub mark: u32,
+    /// IP total length (default: what Linux sends for this packet).
+    #[arg(long)]
+    pub len: Option<u16>,
+    /// uid of the sending process (for -m owner with --local).
+    #[arg(long)]
+    pub uid: Option<u32>,
+}
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Never colour the output.
+    #[arg(long)]
+    pub no_color: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct TraceArgs {
+    #[command(flatten)]
+    pub host: HostArgs,
+    #[command(flatten)]
+    pub packet: PacketArgs,
+    /// Walk a whole TCP connection: SYN, SYN-ACK, ACK, data, FIN both ways.
+    #[arg(long)]
+    pub conn: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Show only the rules that matched (the kernel trace view), not every rule evaluated.
+    #[arg(long)]
+    pub brief: bool,
+    /// Print the connection table afterwards, as `conntrack -L` does.
+    #[arg(long)]
+    pub conntrack: bool,
+    /// Never colour the output.
+    #[arg(long)]
+    pub no_color: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ReplayArgs {
+    #[command(flatten)]
+    pub host: HostArgs,
+    /// The capture (pcap: LINUX_SLL2 from `tcpdump -i any`, LINUX_SLL, Ethernet, raw IP).
+    #[arg(long)]
+    pub pcap: PathBuf,
+    /// Interface for captures whose link type carries none (Ethernet, raw IP).
+    #[arg(long = "in", value_name = "IFACE")]
+    pub in_: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Print the ruleset with simulated counters, as `iptables-save -c` does.
+    #[arg(long)]
+    pub counters: bool,
+    /// Print the LOG/NFLOG lines, as dmesg shows them.
+    #[arg(long)]
+    pub log: bool,
+    /// Print the connection table, as `conntrack -L` does.
+    #[arg(long)]
+    pub conntrack: bool,
+    /// Never colour the output.
+    #[arg(long)]
+    pub no_color: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct SnapshotArgs {
+    /// Directory to write (created if missing).
+    pub dir: PathBuf,
+}

@@ -1,0 +1,6 @@
+//! One module per subcommand.
+
+pub mod demo;
+pub mod replay;
+pub mod snapshot;
+pub mod trace;

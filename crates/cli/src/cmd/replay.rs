@@ -1,0 +1,64 @@
+//! `nfwalk replay`: every packet of a capture, in order, through one host.
+
+use anyhow::{Context, Result};
+use nfwalk_walk::replay::{replay, Frame, Replayed};
+use nfwalk_walk::Walker;
+
+use crate::args::{Format, ReplayArgs};
+use crate::input;
+use crate::render::{self, text};
+
+/// Runs the subcommand.
+pub fn run(a: ReplayArgs) -> Result<i32> {
+    let host = input::load_host(&a.host)?;
+    let bytes = std::fs::read(&a.pcap).with_context(|| format!("reading {}", a.pcap.display()))?;
+    let names = |i: u32| host.iface_by_index(i).map(|x| x.name.clone());
+    let frames = nfwalk_parse::pcap::read_pcap(&bytes, &names, a.in_.as_deref())
+        .map_err(|e| anyhow::anyhow!("{}: {e}", a.pcap.display()))?;
+    let frames: Vec<Frame> = frames
+        .into_iter()
+        .map(|f| Frame {
+            index: f.index,
+            iface: f.iface,
+            packet: f.packet,
+            skipped: f.skipped,
+        })
+        .collect();
+    let mut w = Walker::new(&host);
+    let results = replay(&mut w, &frames);
+    let style = text::Style::detect(a.no_color, true);
+    for r in &results {
+        match (r, a.format) {
+            (Replayed::Walked { frame, trace }, Format::Text) => {
+                println!("━━━ frame {frame} ━━━");
+                print!("{}", text::render(trace, style));
+            }
+            (Replayed::Walked { frame, trace }, Format::Json | Format::Jsonl) => {
+                println!("{}", render::jsonl(Some(*frame), trace));
+            }
+            (Replayed::Skipped { frame, iface, why }, Format::Text) => {
+                println!("━━━ frame {frame} ━━━\nskipped ({}): {why}", iface.clone().unwrap_or_default());
+            }
+            (Replayed::Skipped { frame, iface, why }, _) => {
+                let rec = nfwalk_json::PacketRecord::skipped(*frame, iface.clone(), why.clone());
+                println!("{}", serde_json::to_string(&rec).expect("records serialize"));
+            }
+        }
+    }
+    if a.log {
+        for r in &results {
+            if let Replayed::Walked { trace, .. } = r {
+                for l in trace.log_lines() {
+                    println!("{l}");
+                }
+            }
+        }
+    }
+    if a.counters {
+        print!("{}", w.counters_save());
+    }
+    if a.conntrack {
+        print!("{}", w.conntrack.listing());
+    }
+    Ok(0)
+}
