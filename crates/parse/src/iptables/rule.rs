@@ -316,6 +316,8 @@ pub(crate) struct ParsedRule {
     pub target_word: Option<Word>,
     /// Options that followed a would-be chain name and no module took.
     pub target_had_opts: bool,
+    /// Warnings about accepted but odd values.
+    pub warnings: Vec<Diagnostic>,
 }
 
 struct Ctx<'a> {
@@ -323,9 +325,14 @@ struct Ctx<'a> {
     line: usize,
     ipv6: bool,
     errors: Vec<Diagnostic>,
+    warnings: Vec<Diagnostic>,
 }
 
 impl Ctx<'_> {
+    fn warn(&mut self, w: &Word, msg: impl Into<String>) {
+        self.warnings.push(Diagnostic::warning(self.file, self.line, w.col, &w.text, msg));
+    }
+
     fn err(&mut self, w: &Word, msg: impl Into<String>, hint: Option<String>) {
         self.errors
             .push(Diagnostic::error(self.file, self.line, w.col, &w.text, msg).with_opt_hint(hint));
@@ -339,7 +346,7 @@ pub(crate) fn parse_rule(
     words: &[Word],
     ipv6: bool,
 ) -> Result<ParsedRule, Vec<Diagnostic>> {
-    let mut cx = Ctx { file, line, ipv6, errors: Vec::new() };
+    let mut cx = Ctx { file, line, ipv6, errors: Vec::new(), warnings: Vec::new() };
     let mut insts: Vec<Inst> = Vec::new();
     let mut target: Option<TargetInst> = None;
     let mut counters = None;
@@ -354,6 +361,19 @@ pub(crate) fn parse_rule(
     }
     let mut swallow = Swallow::None;
 
+    // `-ptcp` style: split attached values of short options taking an argument.
+    let mut split: Vec<Word> = Vec::with_capacity(words.len());
+    for w in words {
+        let t = &w.text;
+        let b = t.as_bytes();
+        if b.len() > 2 && b[0] == b'-' && b"sdiopjgm".contains(&b[1]) && b[1] != b'-' {
+            split.push(Word { text: t[..2].to_string(), col: w.col });
+            split.push(Word { text: t[2..].to_string(), col: w.col + 2 });
+        } else {
+            split.push(w.clone());
+        }
+    }
+    let words = &split[..];
     while i < words.len() {
         let w = &words[i];
         let next_is_basic = w.text == "!" && words.get(i + 1).is_some_and(|n| is_basic_exact(&n.text));
@@ -393,6 +413,7 @@ pub(crate) fn parse_rule(
             None => (w.text.clone(), None),
         };
         let res = resolve(&optname, &insts, target.as_ref(), &mut cx, w);
+        let inline_word = inline_arg.as_ref().map(|a| Word { text: a.clone(), col: w.col + optname.chars().count() + 1 });
         let res = match res {
             Resolved::NotFound => {
                 // Implicit protocol module (iptables loads `-p tcp`'s module on demand).
@@ -453,11 +474,14 @@ pub(crate) fn parse_rule(
                         if let Some(n) = neg.take() {
                             cx.err(&n, "`!` cannot negate -m", Some("put `!` before an option of the module".into()));
                         }
-                        let Some(name) = words.get(i) else {
+                        let Some(name) = inline_word.clone().or_else(|| {
+                            i += 1;
+                            words.get(i - 1).cloned()
+                        }) else {
                             cx.err(w, "option -m requires a module name", None);
                             break;
                         };
-                        i += 1;
+                        let name = &name;
                         let lname = name.text.to_ascii_lowercase();
                         let lname = match lname.as_str() {
                             "icmpv6" | "ipv6-icmp" => "icmp6".to_string(),
@@ -490,11 +514,14 @@ pub(crate) fn parse_rule(
                         if let Some(n) = neg.take() {
                             cx.err(&n, format!("`!` cannot negate {short}"), None);
                         }
-                        let Some(name) = words.get(i) else {
+                        let Some(name) = inline_word.clone().or_else(|| {
+                            i += 1;
+                            words.get(i - 1).cloned()
+                        }) else {
                             cx.err(w, format!("option {short} requires a target"), None);
                             break;
                         };
-                        i += 1;
+                        let name = &name;
                         if let Some(t) = &target {
                             cx.err(w, "more than one target", Some(format!("this rule already has {} {}", if t.goto { "-g" } else { "-j" }, t.name)));
                             continue;
@@ -557,7 +584,7 @@ pub(crate) fn parse_rule(
                         let mut negated = neg.take().is_some();
                         let mut arg = inline_arg.map(|a| Word { text: a, col: w.col });
                         if arg.is_none() {
-                            if words.get(i).is_some_and(|a| a.text == "!") {
+                            if is_inner_neg(words, i) {
                                 negated = true;
                                 i += 1;
                             }
@@ -593,7 +620,7 @@ pub(crate) fn parse_rule(
                 if nargs > 0 {
                     if let Some(a) = inline_arg {
                         args.push(Word { text: a, col: w.col });
-                    } else if words.get(i).is_some_and(|a| a.text == "!") {
+                    } else if is_inner_neg(words, i) {
                         negated = true;
                         i += 1;
                     }
@@ -662,10 +689,39 @@ pub(crate) fn parse_rule(
         }
     };
     if cx.errors.is_empty() {
-        Ok(ParsedRule { matches, target, counters, unknown, target_word, target_had_opts })
+        Ok(ParsedRule { matches, target, counters, unknown, target_word, target_had_opts, warnings: cx.warnings })
     } else {
         Err(cx.errors)
     }
+}
+
+/// An inverted `A:B` range with A > B, as old kernels stored it.
+fn inverted_range(s: &str) -> Option<nfwalk_model::ruleset::PortRange> {
+    let (a, b) = s.split_once(':')?;
+    let (lo, hi) = (parse_port(a).ok()?, parse_port(b).ok()?);
+    (lo > hi).then_some(nfwalk_model::ruleset::PortRange { lo, hi })
+}
+
+/// Old-style `--opt ! value` negation: a `!` followed by a value (not by another option).
+fn is_inner_neg(words: &[Word], i: usize) -> bool {
+    words.get(i).is_some_and(|a| a.text == "!")
+        && words.get(i + 1).is_some_and(|v| !v.text.starts_with('-') || v.text.len() == 1 || v.text.as_bytes().get(1).is_some_and(|b| b.is_ascii_digit()))
+}
+
+/// Why a value that is not an address may still be kept: anonymised dumps and host names.
+fn placeholder(s: &str) -> Option<String> {
+    let a = s.split('/').next().unwrap_or(s);
+    if a.contains('<') || a.contains('>') || (a.contains(['X', 'x']) && a.chars().all(|c| "Xx:.-0123456789".contains(c))) {
+        return Some("anonymised placeholder instead of a value".to_string());
+    }
+    if a.chars().any(|c| c.is_ascii_alphabetic())
+        && a.contains('.')
+        && a.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+        || a == "localhost"
+    {
+        return Some(format!("`{a}` is a host name; nfwalk cannot resolve names offline"));
+    }
+    None
 }
 
 /// After an unresolvable option, skip the words that look like its arguments.
@@ -820,6 +876,15 @@ fn build_match(cx: &mut Ctx, inst: &Inst, proto: Option<(Option<Proto>, bool)>, 
                             MatchKind::Dst { net }
                         }
                     }
+                    Err(e) if e.starts_with(NONCONTIGUOUS) => {
+                        cx.warn(a, format!("{e}; the match is kept as unknown"));
+                        MatchKind::Unknown { reason: e }
+                    }
+                    Err(_) if placeholder(&a.text).is_some() && !a.text.contains(',') => {
+                        let reason = placeholder(&a.text).unwrap_or_default();
+                        cx.warn(a, format!("{reason}; the match is kept as unknown"));
+                        MatchKind::Unknown { reason }
+                    }
                     Err(e) => {
                         let hint = if a.text.contains(',') {
                             Some("iptables expands an address list into one rule per address, so a save never holds one; write one rule per address".to_string())
@@ -898,8 +963,11 @@ fn build_module(cx: &mut Ctx, inst: &Inst, proto: Option<(Option<Proto>, bool)>,
             for o in &inst.opts {
                 let a = o.arg(0);
                 let kind = match o.name {
-                    "sport" | "source-port" | "dport" | "destination-port" => match parse_port_range(&a.text) {
+                    "sport" | "source-port" | "dport" | "destination-port" => match parse_port_range(&a.text).or_else(|e| inverted_range(&a.text).ok_or(e)) {
                         Ok(range) => {
+                            if range.lo > range.hi {
+                                cx.warn(a, "inverted port range matches no port (iptables-save printed it, newer iptables rejects it)");
+                            }
                             if o.name.starts_with('s') {
                                 MatchKind::SrcPort { range }
                             } else {
@@ -1076,6 +1144,11 @@ fn build_module(cx: &mut Ctx, inst: &Inst, proto: Option<(Option<Proto>, bool)>,
                 let a = o.arg(0);
                 match parse_mac_addr(&a.text) {
                     Ok(mac) => out.push(mk(m, o.negated, MatchKind::MacSource { mac }, o.text())),
+                    Err(_) if placeholder(&a.text).is_some() => {
+                        let reason = placeholder(&a.text).unwrap_or_default();
+                        cx.warn(a, format!("{reason}; the match is kept as unknown"));
+                        out.push(mk(m, o.negated, MatchKind::Unknown { reason }, o.text()));
+                    }
                     Err(e) => cx.err(a, e, None),
                 }
             }

@@ -112,7 +112,7 @@ pub(crate) fn parse_net(s: &str, ipv6: bool) -> VResult<IpNet> {
                 (u128::MAX << (u128::BITS - ones)) >> (128 - max as u32)
             };
             if bits != expect {
-                return Err(format!("mask `{m}` is not contiguous; nfwalk only models prefix masks"));
+                return Err(format!("{NONCONTIGUOUS}: mask `{m}`"));
             }
             ones as u8
         }
@@ -121,6 +121,9 @@ pub(crate) fn parse_net(s: &str, ipv6: bool) -> VResult<IpNet> {
         .map(|n| n.trunc())
         .map_err(|_| format!("bad prefix in `{s}`"))
 }
+
+/// Message prefix of a non-contiguous mask (kept as an unknown match, not an error).
+pub(crate) const NONCONTIGUOUS: &str = "non-contiguous netmask is not modelled";
 
 /// Well-known service names (a small /etc/services).
 pub(crate) fn service_port(name: &str) -> Option<u16> {
@@ -226,6 +229,9 @@ pub(crate) fn parse_port(s: &str) -> VResult<u16> {
 
 /// `P`, `A:B`, `:B`, `A:`, `:` with `sep` as the range separator.
 pub(crate) fn parse_port_range_sep(s: &str, sep: char) -> VResult<PortRange> {
+    if let Some(p) = service_port(s) {
+        return Ok(PortRange { lo: p, hi: p });
+    }
     let r = match s.split_once(sep) {
         None => {
             let p = parse_port(s)?;
@@ -434,7 +440,18 @@ pub(crate) fn parse_icmp_type(s: &str, v6: bool) -> VResult<(u8, Option<u8>)> {
     };
     let t: u8 = t.parse().map_err(|_| bad())?;
     let c = match c {
-        Some(c) => Some(c.parse::<u8>().map_err(|_| bad())?),
+        Some(c) => match c.split_once(':') {
+            Some((lo, hi)) => {
+                let lo: u8 = lo.parse().map_err(|_| bad())?;
+                let hi: u8 = hi.parse().map_err(|_| bad())?;
+                match (lo, hi) {
+                    (0, 255) => None,
+                    (a, b) if a == b => Some(a),
+                    _ => return Err(format!("ICMP code range `{c}` is not modelled (only one code or all)")),
+                }
+            }
+            None => Some(c.parse::<u8>().map_err(|_| bad())?),
+        },
         None => None,
     };
     Ok((t, c))
@@ -451,6 +468,9 @@ pub(crate) fn parse_proto(s: &str) -> VResult<Option<Proto>> {
     let l = s.to_ascii_lowercase();
     if l == "all" || l == "0" {
         return Ok(None);
+    }
+    if l == "dccp" {
+        return Ok(Some(Proto(33)));
     }
     Proto::from_name(&l)
         .map(Some)
