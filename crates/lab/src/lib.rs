@@ -12,6 +12,7 @@
 //! change is `net.netfilter.nf_log_all_netns=1`.
 #![warn(missing_docs)]
 
+pub mod compare;
 pub mod netns;
 pub mod runner;
 pub mod scenario;
@@ -52,10 +53,20 @@ pub enum LabError {
     /// A file could not be read or written.
     #[error("{0}: {1}")]
     Io(PathBuf, #[source] std::io::Error),
+    /// A comparison input could not be used.
+    #[error("{0}")]
+    Compare(String),
     /// A background process did not become ready in time.
     #[error("not ready in time: {0}")]
     NotReady(String),
     /// Anything else.
     #[error("{0}")]
     Other(String),
+}
+
+impl LabError {
+    /// An error with a message, for the comparison.
+    pub fn msg(m: impl Into<String>) -> LabError {
+        LabError::Compare(m.into())
+    }
 }

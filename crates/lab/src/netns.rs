@@ -286,6 +286,10 @@ impl Lab {
     pub fn veth(&self, ns_a: &str, if_a: &str, ns_b: &str, if_b: &str) -> Result<(), LabError> {
         let full_b = self.full(ns_b)?;
         self.ip(ns_a, &["link", "add", if_a, "type", "veth", "peer", "name", if_b, "netns", &full_b])?;
+        // No multicast: the IGMP reports a link sends on its own would be host-originated
+        // noise in the kernel's trace and counters.
+        self.ip(ns_a, &["link", "set", if_a, "multicast", "off"])?;
+        self.ip(ns_b, &["link", "set", if_b, "multicast", "off"])?;
         self.ip(ns_a, &["link", "set", if_a, "up"])?;
         self.ip(ns_b, &["link", "set", if_b, "up"])?;
         Ok(())
@@ -294,6 +298,7 @@ impl Lab {
     /// A bridge created inside `ns`, set up.
     pub fn bridge(&self, ns: &str, name: &str) -> Result<(), LabError> {
         self.ip(ns, &["link", "add", name, "type", "bridge"])?;
+        self.ip(ns, &["link", "set", name, "multicast", "off"])?;
         self.ip(ns, &["link", "set", name, "up"])?;
         Ok(())
     }

@@ -24,6 +24,11 @@ fn run(name: &str) -> KernelRun {
     let sc = scenario::by_name(name).unwrap();
     let r = run_kernel(&sc, None).unwrap_or_else(|e| panic!("{name}: {e}"));
     assert_no_namespaces_left(&r);
+    // The kernel is the judge: nfwalk's replay of this very run must agree on every
+    // packet's path, the counters, the LOG lines and the conntrack table.
+    let cmp = nfwalk_lab::compare::compare(&r).unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert!(!cmp.packets.is_empty(), "{name}: nothing replayed");
+    assert!(cmp.agrees(), "{name}: nfwalk disagrees with the kernel:\n{}", cmp.report());
     r
 }
 

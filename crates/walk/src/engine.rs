@@ -259,6 +259,11 @@ impl<'h> Walker<'h> {
                 st.bridged = true;
             }
         }
+        if st.mac_dst.is_none() && !st.bridged && st.p.mac_src.is_some() {
+            // Captures from `-i any` (SLL/SLL2) lack the destination MAC; a frame the host
+            // routes was addressed to the receiving device.
+            st.mac_dst = st.in_.as_deref().and_then(|i| self.host.iface(i)).and_then(|i| i.mac);
+        }
         if let Some(f) = self.hook(Hook::Prerouting, st) {
             return f;
         }

@@ -1,0 +1,283 @@
+//! The kernel is the judge: replay a kernel run's capture through nfwalk and compare,
+//! packet by packet, with what the kernel recorded.
+//!
+//! Compared:
+//! * **path**: for every walked packet, the rules and policies `xtables-monitor --trace`
+//!   listed (table, chain, verdict, rule text), in order;
+//! * **counters**: `iptables-save -c` against nfwalk's simulated counters, for every rule
+//!   and built-in chain policy except the built-in `OUTPUT` chains (the capture holds only
+//!   received packets, so host-originated traffic is not replayed);
+//! * **LOG lines**, in order, without the kernel's trailing space;
+//! * **conntrack**: every `conntrack -L` entry of TCP/UDP/ICMP, ignoring the seconds left.
+
+use nfwalk_walk::replay::{replay, Frame, Replayed};
+use nfwalk_walk::{Trace, Walker};
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::runner::KernelRun;
+use crate::trace::{KernelPacket, TraceEventKind};
+use crate::LabError;
+
+/// One packet's comparison.
+#[derive(Debug, Clone)]
+pub struct PacketCmp {
+    /// Capture frame.
+    pub frame: usize,
+    /// Summary of the packet.
+    pub packet: String,
+    /// nfwalk's path.
+    pub ours: Vec<String>,
+    /// The kernel's path (None when no kernel trace matched the packet).
+    pub kernel: Option<Vec<String>>,
+}
+
+impl PacketCmp {
+    /// Whether the paths agree.
+    pub fn agrees(&self) -> bool {
+        self.kernel.as_ref() == Some(&self.ours)
+    }
+}
+
+/// The whole comparison.
+#[derive(Debug, Clone, Default)]
+pub struct Comparison {
+    /// Per packet.
+    pub packets: Vec<PacketCmp>,
+    /// Counter lines that differ: `(what, kernel, nfwalk)`.
+    pub counter_diffs: Vec<(String, String, String)>,
+    /// LOG lines, kernel then nfwalk.
+    pub log: (Vec<String>, Vec<String>),
+    /// conntrack entries, kernel then nfwalk (normalised).
+    pub conntrack: (Vec<String>, Vec<String>),
+    /// Frames skipped by the replay (ARP, bridge duplicates...), with why.
+    pub skipped: Vec<(usize, String)>,
+}
+
+impl Comparison {
+    /// Whether everything agrees.
+    pub fn agrees(&self) -> bool {
+        self.packets.iter().all(|p| p.agrees())
+            && self.counter_diffs.is_empty()
+            && self.log.0 == self.log.1
+            && self.conntrack.0 == self.conntrack.1
+    }
+
+    /// A readable report of every difference (empty when all agree).
+    pub fn report(&self) -> String {
+        let mut s = String::new();
+        for p in &self.packets {
+            if !p.agrees() {
+                s.push_str(&format!("frame {} {}:\n  nfwalk: {:#?}\n  kernel: {:#?}\n", p.frame, p.packet, p.ours, p.kernel));
+            }
+        }
+        for (what, k, o) in &self.counter_diffs {
+            s.push_str(&format!("counters {what}: kernel {k}, nfwalk {o}\n"));
+        }
+        if self.log.0 != self.log.1 {
+            s.push_str(&format!("LOG lines differ:\n  kernel: {:#?}\n  nfwalk: {:#?}\n", self.log.0, self.log.1));
+        }
+        if self.conntrack.0 != self.conntrack.1 {
+            s.push_str(&format!(
+                "conntrack differs:\n  kernel: {:#?}\n  nfwalk: {:#?}\n",
+                self.conntrack.0, self.conntrack.1
+            ));
+        }
+        s
+    }
+}
+
+fn our_path(t: &Trace) -> Vec<String> {
+    t.path()
+        .into_iter()
+        .map(|s| {
+            if s.line.is_none() {
+                format!("{}:{}:policy:{}", s.table, s.chain, s.verdict)
+            } else {
+                format!("{}:{}:rule:{}  {}", s.table, s.chain, s.verdict, s.rule)
+            }
+        })
+        .collect()
+}
+
+fn kernel_path(k: &KernelPacket) -> Vec<String> {
+    k.events()
+        .filter_map(|e| match &e.kind {
+            TraceEventKind::Rule { verdict, rule_text, .. } => {
+                let v = if verdict == "0xfffffffb" { "RETURN" } else { verdict.as_str() };
+                Some(format!("{}:{}:rule:{}  {}", e.table, e.chain, v, rule_text))
+            }
+            TraceEventKind::Policy { verdict } => Some(format!("{}:{}:policy:{}", e.table, e.chain, verdict)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn flags_words(f: nfwalk_model::TcpFlags) -> Vec<String> {
+    // xtables-monitor prints SYN ACK FIN RST PSH URG... as separate words; compare as a set.
+    let mut v: Vec<String> = f.log_words().into_iter().map(String::from).collect();
+    v.sort();
+    v
+}
+
+fn kernel_ident(k: &KernelPacket) -> (String, String, Option<u16>, Option<u32>, Option<u32>, Vec<String>) {
+    let h = k.first_header();
+    let mut f: Vec<String> = h.tcp_flags().into_iter().map(String::from).collect();
+    f.sort();
+    (
+        h.src.clone().unwrap_or_default(),
+        h.dst.clone().unwrap_or_default(),
+        h.sport,
+        h.id,
+        h.len,
+        f,
+    )
+}
+
+/// Parses `iptables-save -c` into `table/chain/<rule text | policy>` → `p:b`.
+pub fn parse_counters(text: &str) -> BTreeMap<String, String> {
+    let mut m = BTreeMap::new();
+    let mut table = String::new();
+    for line in text.lines() {
+        if let Some(t) = line.strip_prefix('*') {
+            table = t.trim().to_string();
+        } else if let Some(rest) = line.strip_prefix(':') {
+            let mut it = rest.split_whitespace();
+            let (Some(chain), Some(pol), Some(c)) = (it.next(), it.next(), it.next()) else { continue };
+            if pol != "-" {
+                m.insert(format!("{table}/{chain}/policy"), c.trim_matches(|x| x == '[' || x == ']').to_string());
+            }
+        } else if line.starts_with('[') {
+            if let Some((c, rule)) = line.split_once("] ") {
+                let chain = rule.split_whitespace().nth(1).unwrap_or("").to_string();
+                let mut key = format!("{table}/{chain}/{rule}");
+                while m.contains_key(&key) {
+                    key.push('+');
+                }
+                m.insert(key, c.trim_start_matches('[').to_string());
+            }
+        }
+    }
+    m
+}
+
+fn norm_conntrack(line: &str) -> Option<String> {
+    let w: Vec<&str> = line.split_whitespace().collect();
+    if w.len() < 3 || !matches!(w[0], "tcp" | "udp" | "icmp") {
+        return None;
+    }
+    // Drop the timeout (third word) and `use=`.
+    let rest: Vec<&str> = w[3..].iter().copied().filter(|x| !x.starts_with("use=")).collect();
+    Some(format!("{} {} {}", w[0], w[1], rest.join(" ")))
+}
+
+/// Replays `run`'s capture through nfwalk on `run`'s snapshot and compares.
+pub fn compare(run: &KernelRun) -> Result<Comparison, LabError> {
+    let (host, _diags) = nfwalk_parse::snapshot::load_snapshot(&run.snapshot_dir)
+        .map_err(|e| LabError::msg(format!("loading snapshot {}: {e}", run.snapshot_dir.display())))?;
+    let bytes = std::fs::read(&run.pcap).map_err(|e| LabError::msg(format!("reading {}: {e}", run.pcap.display())))?;
+    let names = |i: u32| host.iface_by_index(i).map(|x| x.name.clone());
+    let frames = nfwalk_parse::pcap::read_pcap(&bytes, &names, None)
+        .map_err(|e| LabError::msg(format!("{}: {e}", run.pcap.display())))?;
+    let frames: Vec<Frame> = frames
+        .into_iter()
+        .map(|f| Frame { index: f.index, iface: f.iface, packet: f.packet, skipped: f.skipped })
+        .collect();
+    let mut w = Walker::new(&host);
+    let results = replay(&mut w, &frames);
+
+    let kernel_packets = run.packets();
+    let mut used = vec![false; kernel_packets.len()];
+    let mut cmp = Comparison::default();
+    let mut our_logs = Vec::new();
+    for r in &results {
+        match r {
+            Replayed::Skipped { frame, why, .. } => cmp.skipped.push((*frame, why.clone())),
+            Replayed::Walked { frame, trace } => {
+                let p = &trace.packet;
+                let ident = (
+                    p.src.to_string(),
+                    p.dst.to_string(),
+                    p.proto.has_ports().then_some(p.sport),
+                    Some(p.id as u32),
+                    Some(p.len as u32),
+                    if p.proto == nfwalk_model::Proto::TCP { flags_words(p.tcp_flags) } else { Vec::new() },
+                );
+                let found = kernel_packets
+                    .iter()
+                    .enumerate()
+                    .find(|(i, k)| !used[*i] && k.first_header().iif.is_some() && kernel_ident(k) == ident);
+                let kernel = found.map(|(i, k)| {
+                    used[i] = true;
+                    kernel_path(k)
+                });
+                our_logs.extend(trace.log_lines());
+                cmp.packets.push(PacketCmp { frame: *frame, packet: p.summary(), ours: our_path(trace), kernel });
+            }
+        }
+    }
+
+    let mut kc = parse_counters(&run.counters);
+    // Host-originated packets (IGMP reports and the like) are not in an ingress capture:
+    // take what the kernel's trace says they matched out of the kernel's counters.
+    for k in &kernel_packets {
+        if k.first_header().iif.is_some() {
+            continue;
+        }
+        let len = k.first_header().len.unwrap_or(0) as u64;
+        for e in k.events() {
+            let key = match &e.kind {
+                TraceEventKind::Rule { rule_text, .. } => format!("{}/{}/{}", e.table, e.chain, rule_text),
+                TraceEventKind::Policy { .. } => format!("{}/{}/policy", e.table, e.chain),
+                _ => continue,
+            };
+            if let Some(v) = kc.get_mut(&key) {
+                if let Some((p, b)) = v.split_once(':') {
+                    let p = p.parse::<u64>().unwrap_or(0).saturating_sub(1);
+                    let b = b.parse::<u64>().unwrap_or(0).saturating_sub(len);
+                    *v = format!("{p}:{b}");
+                }
+            }
+        }
+    }
+    let oc = parse_counters(&w.counters_save());
+    let keys: BTreeSet<&String> = kc.keys().chain(oc.keys()).collect();
+    for k in keys {
+        let builtin_output = k.contains("/OUTPUT/");
+        if builtin_output {
+            continue;
+        }
+        let a = kc.get(k).cloned().unwrap_or_else(|| "-".into());
+        let b = oc.get(k).cloned().unwrap_or_else(|| "-".into());
+        if a != b {
+            cmp.counter_diffs.push((k.clone(), a, b));
+        }
+    }
+    // LOG lines of host-originated packets (not replayed) are left out, identified by header.
+    let local_heads: Vec<String> = kernel_packets
+        .iter()
+        .filter(|k| k.first_header().iif.is_none())
+        .map(|k| {
+            let h = k.first_header();
+            format!(
+                "SRC={} DST={} LEN={} ",
+                h.src.clone().unwrap_or_default(),
+                h.dst.clone().unwrap_or_default(),
+                h.len.unwrap_or(0)
+            )
+        })
+        .collect();
+    cmp.log = (
+        run.log_lines
+            .iter()
+            .filter(|l| !local_heads.iter().any(|h| l.contains(h.as_str())))
+            .map(|l| l.trim_end().to_string())
+            .collect(),
+        our_logs.iter().map(|l| l.trim_end().to_string()).collect(),
+    );
+    let mut kct: Vec<String> = run.conntrack.iter().filter_map(|l| norm_conntrack(l)).collect();
+    let mut oct: Vec<String> = w.conntrack.conns().filter_map(|c| norm_conntrack(&c.conntrack_line())).collect();
+    kct.sort();
+    oct.sort();
+    cmp.conntrack = (kct, oct);
+    Ok(cmp)
+}

@@ -1,0 +1,45 @@
+//! nfwalk against the kernel's own recorded behaviour, offline: each scenario's committed
+//! kernel run (scenarios/<name>/kernel, recorded by `cargo run -p nfwalk-lab --example record`)
+//! is replayed through nfwalk on the snapshot taken in the same run, and every packet's
+//! path, the counters, the LOG lines and the conntrack table must agree.
+
+use nfwalk_lab::compare::compare;
+use nfwalk_lab::KernelRun;
+use std::path::PathBuf;
+
+fn scenario_dir(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios").join(name)
+}
+
+fn check(name: &str) {
+    let d = scenario_dir(name);
+    let run = KernelRun::load(&d.join("kernel"), &d.join("snapshot")).expect("recorded run loads");
+    let cmp = compare(&run).expect("comparison runs");
+    assert!(!cmp.packets.is_empty(), "{name}: no packet was replayed");
+    assert!(
+        cmp.packets.iter().all(|p| p.kernel.is_some()),
+        "{name}: some replayed packet has no kernel trace:\n{}",
+        cmp.report()
+    );
+    assert!(cmp.agrees(), "{name}: nfwalk disagrees with the kernel:\n{}", cmp.report());
+}
+
+#[test]
+fn seed_recorded() {
+    check("seed");
+}
+
+#[test]
+fn seed_ctorig_recorded() {
+    check("seed-ctorig");
+}
+
+#[test]
+fn seed_input_recorded() {
+    check("seed-input");
+}
+
+#[test]
+fn seed_log_recorded() {
+    check("seed-log");
+}
