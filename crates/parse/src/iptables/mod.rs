@@ -75,9 +75,11 @@ pub fn load(file: &str, text: &str) -> Result<Loaded, LoadError> {
                 _ => false,
             }
         };
-        for (i, l) in lines.iter().enumerate().skip(start) {
+        for (i, l) in lines.iter().enumerate() {
             let t = l.trim();
-            keep[i] = if is_table_header(t) {
+            keep[i] = if i < start {
+                t.is_empty() || t.starts_with('#')
+            } else if is_table_header(t) {
                 in_block = true;
                 true
             } else if t == "COMMIT" && (in_block || !l.starts_with(char::is_whitespace)) {
@@ -87,7 +89,7 @@ pub fn load(file: &str, text: &str) -> Result<Loaded, LoadError> {
                 in_block || t.is_empty() || t.starts_with('#') || (i < last_commit && !l.starts_with(char::is_whitespace) && looks_restore(t))
             };
         }
-        let last_dump = (0..lines.len()).rev().find(|i| keep[*i] && prose(lines[*i])).unwrap_or(start);
+        let last_dump = (0..lines.len()).rev().find(|i| keep[*i] && !lines[*i].trim().is_empty()).unwrap_or(start);
         let mut i = 0;
         while i < lines.len() {
             if keep[i] || !prose(lines[i]) {
@@ -95,12 +97,13 @@ pub fn load(file: &str, text: &str) -> Result<Loaded, LoadError> {
                 continue;
             }
             let a = i;
-            while i < lines.len() && !(keep[i] && prose(lines[i])) {
+            while i < lines.len() && !(keep[i] && !lines[i].trim().is_empty()) {
                 i += 1;
             }
             let b = i; // exclusive
             let msg = if a < start {
-                format!("the iptables-save dump starts at line {}; lines {}-{} before it are not part of the ruleset", start + 1, a + 1, b)
+                let first = (b..lines.len()).find(|i| !lines[*i].trim().is_empty()).unwrap_or(start);
+                format!("the iptables-save dump starts at line {}; lines {}-{} before it are not part of the ruleset", first + 1, a + 1, b)
             } else if a > last_dump {
                 format!("the iptables-save dump ends at line {}; lines {}-{} after it are ignored", last_dump + 1, a + 1, b)
             } else {
