@@ -11,7 +11,9 @@ fn corpus_root() -> PathBuf {
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in rd.flatten() {
         let p = e.path();
         if p.is_dir() {
@@ -26,24 +28,51 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
 const ALLOWLIST: &[(&str, &str)] = &[
     // A web page copy of a dump where a long line was wrapped in the middle of `--ctstate`
     // (`--cts  ...  tate NEW`); `--cts` is also an ambiguous abbreviation (ctstate/ctstatus).
-    ("net-network/found_online/openwrt.org/iptables-save-AA.txt", "line wrapped inside an option"),
+    (
+        "net-network/found_online/openwrt.org/iptables-save-AA.txt",
+        "line wrapped inside an option",
+    ),
     // A parser test of the Isabelle iptables semantics: `--something-else` is deliberately not
     // an option of the udp module (iptables: "unknown option").
-    ("iptables-semantics/thy/Iptables_Semantics/Examples/Parser_Test/data/iptables-save", "deliberately invalid option"),
+    (
+        "iptables-semantics/thy/Iptables_Semantics/Examples/Parser_Test/data/iptables-save",
+        "deliberately invalid option",
+    ),
     // kube-proxy's test format drops quotes: `--comment kubernetes health check service ports`
     // is several words, iptables-restore rejects `health`.
-    ("kube-proxy/iptables/proxier_test.go__TestTracePackets.rules", "unquoted multi-word comment"),
+    (
+        "kube-proxy/iptables/proxier_test.go__TestTracePackets.rules",
+        "unquoted multi-word comment",
+    ),
     // `-p udp -m tcp --dport 53`: the kernel refuses the tcp match for udp packets.
-    ("net-network/configs_serverfault/759927-info.txt", "-m tcp on a -p udp rule"),
+    (
+        "net-network/configs_serverfault/759927-info.txt",
+        "-m tcp on a -p udp rule",
+    ),
     // ufw's rule fragments jump to chains declared in its other files (ufw loads them together,
     // with --noflush); on their own they reference undefined chains.
     // A notebook mixing several dumps, diffs and rule templates with shell variables
     // (`-s $WebFrnt_ipv4`); the templates are not restore input.
-    ("net-network/configs_corny_docker/docker.txt", "templates with $variables"),
-    ("ufw/conf/after.rules", "fragment: ufw-skip-to-policy-input is defined elsewhere"),
-    ("ufw/conf/after6.rules", "fragment: ufw6-skip-to-policy-input is defined elsewhere"),
-    ("ufw/conf/before.rules", "fragment: ufw-logging-deny is defined elsewhere"),
-    ("ufw/conf/before6.rules", "fragment: ufw6-logging-deny is defined elsewhere"),
+    (
+        "net-network/configs_corny_docker/docker.txt",
+        "templates with $variables",
+    ),
+    (
+        "ufw/conf/after.rules",
+        "fragment: ufw-skip-to-policy-input is defined elsewhere",
+    ),
+    (
+        "ufw/conf/after6.rules",
+        "fragment: ufw6-skip-to-policy-input is defined elsewhere",
+    ),
+    (
+        "ufw/conf/before.rules",
+        "fragment: ufw-logging-deny is defined elsewhere",
+    ),
+    (
+        "ufw/conf/before6.rules",
+        "fragment: ufw6-logging-deny is defined elsewhere",
+    ),
 ];
 
 /// iptables-save content: a `*table` line followed (after comments) by a `:CHAIN` line.
@@ -68,8 +97,12 @@ fn is_dash_s(path: &Path, text: &str) -> bool {
     let ls: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     name.contains("iptables")
         && !ls.is_empty()
-        && ls.iter().any(|l| l.starts_with("-P ") || l.starts_with("-A "))
-        && ls.iter().all(|l| l.starts_with("-P ") || l.starts_with("-N ") || l.starts_with("-A "))
+        && ls
+            .iter()
+            .any(|l| l.starts_with("-P ") || l.starts_with("-A "))
+        && ls
+            .iter()
+            .all(|l| l.starts_with("-P ") || l.starts_with("-N ") || l.starts_with("-A "))
 }
 
 #[test]
@@ -86,11 +119,17 @@ fn corpus_dumps_load() {
     let mut failed = Vec::new();
     let mut allowed = 0;
     for p in &files {
-        let rel = p.strip_prefix(&root).unwrap_or(p).to_string_lossy().to_string();
+        let rel = p
+            .strip_prefix(&root)
+            .unwrap_or(p)
+            .to_string_lossy()
+            .to_string();
         if rel.ends_with(".t") || rel.ends_with(".txlate") || rel.ends_with(".md") {
             continue;
         }
-        let Ok(bytes) = std::fs::read(p) else { continue };
+        let Ok(bytes) = std::fs::read(p) else {
+            continue;
+        };
         let text = String::from_utf8_lossy(&bytes);
         let kind = if is_save(&text) {
             "save"
@@ -108,8 +147,16 @@ fn corpus_dumps_load() {
                 }
                 let rs = l.ruleset.rules().count();
                 rules += rs;
-                unknown_rules += l.ruleset.rules().filter(|(_, _, r)| r.has_unknown()).count();
-                warnings += l.diagnostics.iter().filter(|d| d.severity == Severity::Warning).count();
+                unknown_rules += l
+                    .ruleset
+                    .rules()
+                    .filter(|(_, _, r)| r.has_unknown())
+                    .count();
+                warnings += l
+                    .diagnostics
+                    .iter()
+                    .filter(|d| d.severity == Severity::Warning)
+                    .count();
             }
             Err(e) => {
                 if let Some((_, why)) = ALLOWLIST.iter().find(|(f, _)| *f == rel) {
@@ -126,8 +173,16 @@ fn corpus_dumps_load() {
         "corpus: {save} iptables-save files and {dash_s} `-S` files loaded ({rules} rules, {unknown_rules} with unmodelled parts, {warnings} warnings); {allowed} allowlisted; {} failed",
         failed.len()
     );
-    assert!(save > 300, "expected the corpus to hold 300+ save files, found {save}");
-    assert!(failed.is_empty(), "{} corpus files failed to load:\n{}", failed.len(), failed.join("\n"));
+    assert!(
+        save > 300,
+        "expected the corpus to hold 300+ save files, found {save}"
+    );
+    assert!(
+        failed.is_empty(),
+        "{} corpus files failed to load:\n{}",
+        failed.len(),
+        failed.join("\n")
+    );
 }
 
 /// iptables' own per-extension vectors: `RULE;EXPECTED;OK|FAIL`.
@@ -140,11 +195,51 @@ fn iptables_t_vectors() {
     }
     // Extensions nfwalk models; OK cases of these must parse.
     const MODELLED: &[&str] = &[
-        "tcp", "udp", "sctp", "icmp", "icmp6", "multiport", "conntrack", "state", "addrtype", "mark",
-        "connmark", "comment", "iprange", "mac", "physdev", "pkttype", "length", "ttl", "hl", "tos",
-        "dscp", "owner", "recent", "limit", "hashlimit", "statistic", "set", "REJECT", "LOG", "NFLOG",
-        "MARK", "CONNMARK", "DNAT", "SNAT", "MASQUERADE", "REDIRECT", "NETMAP", "CT", "NOTRACK",
-        "TRACE", "TCPMSS", "CHECKSUM", "CLASSIFY", "DSCP", "standard",
+        "tcp",
+        "udp",
+        "sctp",
+        "icmp",
+        "icmp6",
+        "multiport",
+        "conntrack",
+        "state",
+        "addrtype",
+        "mark",
+        "connmark",
+        "comment",
+        "iprange",
+        "mac",
+        "physdev",
+        "pkttype",
+        "length",
+        "ttl",
+        "hl",
+        "tos",
+        "dscp",
+        "owner",
+        "recent",
+        "limit",
+        "hashlimit",
+        "statistic",
+        "set",
+        "REJECT",
+        "LOG",
+        "NFLOG",
+        "MARK",
+        "CONNMARK",
+        "DNAT",
+        "SNAT",
+        "MASQUERADE",
+        "REDIRECT",
+        "NETMAP",
+        "CT",
+        "NOTRACK",
+        "TRACE",
+        "TCPMSS",
+        "CHECKSUM",
+        "CLASSIFY",
+        "DSCP",
+        "standard",
     ];
     let mut files = Vec::new();
     walk(&dir, &mut files);
@@ -152,8 +247,14 @@ fn iptables_t_vectors() {
     let (mut ok_total, mut ok_pass, mut fail_total, mut fail_detected) = (0, 0, 0, 0);
     let mut ok_failures = Vec::new();
     for p in files {
-        let name = p.file_name().unwrap_or_default().to_string_lossy().to_string();
-        let Some(stem) = name.strip_suffix(".t") else { continue };
+        let name = p
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
+        let Some(stem) = name.strip_suffix(".t") else {
+            continue;
+        };
         let (family6, ext) = if let Some(e) = stem.strip_prefix("libip6t_") {
             (true, e)
         } else if let Some(e) = stem.strip_prefix("libipt_") {
@@ -164,9 +265,15 @@ fn iptables_t_vectors() {
             continue; // arptables / ebtables / iptables.t
         };
         let modelled = MODELLED.contains(&ext);
-        let Ok(text) = std::fs::read_to_string(&p) else { continue };
+        let Ok(text) = std::fs::read_to_string(&p) else {
+            continue;
+        };
         for (ln, line) in text.lines().enumerate() {
-            if line.starts_with('#') || line.starts_with(':') || line.starts_with('*') || line.trim().is_empty() {
+            if line.starts_with('#')
+                || line.starts_with(':')
+                || line.starts_with('*')
+                || line.trim().is_empty()
+            {
                 continue;
             }
             let parts: Vec<&str> = line.split(';').collect();
@@ -185,15 +292,22 @@ fn iptables_t_vectors() {
                     if res.is_ok() {
                         ok_pass += 1;
                     } else if modelled {
-                        ok_failures.push(format!("{name}:{}: {rule}: {}", ln + 1, res.err().unwrap_or_default().iter().map(|d| d.to_string()).collect::<Vec<_>>().join("; ")));
+                        ok_failures.push(format!(
+                            "{name}:{}: {rule}: {}",
+                            ln + 1,
+                            res.err()
+                                .unwrap_or_default()
+                                .iter()
+                                .map(|d| d.to_string())
+                                .collect::<Vec<_>>()
+                                .join("; ")
+                        ));
                     }
                 }
-                "FAIL" => {
-                    if modelled {
-                        fail_total += 1;
-                        if res.is_err() {
-                            fail_detected += 1;
-                        }
+                "FAIL" if modelled => {
+                    fail_total += 1;
+                    if res.is_err() {
+                        fail_detected += 1;
                     }
                 }
                 _ => {}
@@ -203,5 +317,10 @@ fn iptables_t_vectors() {
     eprintln!(
         "iptables .t vectors: {ok_pass}/{ok_total} OK cases parse; {fail_detected}/{fail_total} FAIL cases of modelled extensions detected"
     );
-    assert!(ok_failures.is_empty(), "{} OK cases of modelled extensions failed:\n{}", ok_failures.len(), ok_failures.join("\n"));
+    assert!(
+        ok_failures.is_empty(),
+        "{} OK cases of modelled extensions failed:\n{}",
+        ok_failures.len(),
+        ok_failures.join("\n")
+    );
 }

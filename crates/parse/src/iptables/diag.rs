@@ -46,7 +46,13 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// A new error.
-    pub fn error(file: &str, line: usize, col: usize, token: &str, message: impl Into<String>) -> Self {
+    pub fn error(
+        file: &str,
+        line: usize,
+        col: usize,
+        token: &str,
+        message: impl Into<String>,
+    ) -> Self {
         Diagnostic {
             severity: Severity::Error,
             file: file.to_string(),
@@ -59,13 +65,31 @@ impl Diagnostic {
     }
 
     /// A new warning.
-    pub fn warning(file: &str, line: usize, col: usize, token: &str, message: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(file, line, col, token, message) }
+    pub fn warning(
+        file: &str,
+        line: usize,
+        col: usize,
+        token: &str,
+        message: impl Into<String>,
+    ) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(file, line, col, token, message)
+        }
     }
 
     /// A new note.
-    pub fn note(file: &str, line: usize, col: usize, token: &str, message: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Note, ..Diagnostic::error(file, line, col, token, message) }
+    pub fn note(
+        file: &str,
+        line: usize,
+        col: usize,
+        token: &str,
+        message: impl Into<String>,
+    ) -> Self {
+        Diagnostic {
+            severity: Severity::Note,
+            ..Diagnostic::error(file, line, col, token, message)
+        }
     }
 
     /// Adds a hint.
@@ -88,7 +112,11 @@ impl Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}: {}", self.file, self.line, self.col, self.severity, self.message)?;
+        write!(
+            f,
+            "{}:{}:{}: {}: {}",
+            self.file, self.line, self.col, self.severity, self.message
+        )?;
         if !self.token.is_empty() {
             write!(f, ": `{}`", self.token)?;
         }
@@ -151,7 +179,11 @@ impl LoadError {
 impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.errors().count();
-        write!(f, "{n} error{} while loading the ruleset", if n == 1 { "" } else { "s" })?;
+        write!(
+            f,
+            "{n} error{} while loading the ruleset",
+            if n == 1 { "" } else { "s" }
+        )?;
         for d in &self.diagnostics {
             write!(f, "\n{d}")?;
         }

@@ -12,7 +12,10 @@ pub struct Word {
 impl Word {
     /// A word (handy in tests and for callers that build words themselves).
     pub fn new(text: impl Into<String>, col: usize) -> Word {
-        Word { text: text.into(), col }
+        Word {
+            text: text.into(),
+            col,
+        }
     }
 }
 
@@ -31,7 +34,10 @@ pub fn split_words(line: &str) -> Result<Vec<Word>, (usize, String)> {
         match c {
             ' ' | '\t' | '\n' | '\r' => {
                 if let Some(s) = start.take() {
-                    words.push(Word { text: std::mem::take(&mut cur), col: s });
+                    words.push(Word {
+                        text: std::mem::take(&mut cur),
+                        col: s,
+                    });
                 }
             }
             '"' => {

@@ -14,7 +14,9 @@ mod values;
 pub use diag::{Diagnostic, LoadError, Severity};
 pub use lexer::{split_words, Word};
 
-use nfwalk_model::ruleset::{Chain, Counters, Match, Rule, Ruleset, Table, TableName, Target, Verdict};
+use nfwalk_model::ruleset::{
+    Chain, Counters, Match, Rule, Ruleset, Table, TableName, Target, Verdict,
+};
 use std::collections::HashSet;
 
 /// Errors after which loading stops collecting more.
@@ -47,12 +49,18 @@ pub fn parse_rule_words(
 /// output) and parses it. Text around the dump (shell prompts, prose) is skipped with a note
 /// telling where the dump starts and ends.
 pub fn load(file: &str, text: &str) -> Result<Loaded, LoadError> {
-    let lines: Vec<&str> = text.lines().collect();
+    // A UTF-8 byte order mark (files saved by some editors) is not part of the first line.
+    let mut lines: Vec<&str> = text.lines().collect();
+    if let Some(first) = lines.first_mut() {
+        *first = first.trim_start_matches('\u{feff}');
+    }
     let is_table_header = |l: &str| {
         let t = l.trim();
         t.len() > 1
             && t.starts_with('*')
-            && t[1..].chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && t[1..]
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
     };
     let mut notes = Vec::new();
     let prose = |l: &str| {
@@ -64,10 +72,17 @@ pub fn load(file: &str, text: &str) -> Result<Loaded, LoadError> {
         // and anything that looks like restore input (so that misplaced rules still error).
         let mut keep = vec![false; lines.len()];
         let mut in_block = false;
-        let last_commit = lines.iter().rposition(|l| l.trim() == "COMMIT").unwrap_or(lines.len());
+        let last_commit = lines
+            .iter()
+            .rposition(|l| l.trim() == "COMMIT")
+            .unwrap_or(lines.len());
         let looks_restore = |t: &str| {
             let w: Vec<&str> = t.split_whitespace().collect();
-            let word_ok = |x: &str| !x.is_empty() && x.chars().all(|c| c.is_ascii_alphanumeric() || "_-.~".contains(c));
+            let word_ok = |x: &str| {
+                !x.is_empty()
+                    && x.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_-.~".contains(c))
+            };
             match w.first() {
                 Some(f) if f.starts_with(':') => word_ok(&f[1..]) && w.len() >= 2,
                 Some(f) if f.starts_with('[') => parse_counters(f).is_some(),
@@ -86,10 +101,16 @@ pub fn load(file: &str, text: &str) -> Result<Loaded, LoadError> {
                 in_block = false;
                 true
             } else {
-                in_block || t.is_empty() || t.starts_with('#') || (i < last_commit && !l.starts_with(char::is_whitespace) && looks_restore(t))
+                in_block
+                    || t.is_empty()
+                    || t.starts_with('#')
+                    || (i < last_commit && !l.starts_with(char::is_whitespace) && looks_restore(t))
             };
         }
-        let last_dump = (0..lines.len()).rev().find(|i| keep[*i] && !lines[*i].trim().is_empty()).unwrap_or(start);
+        let last_dump = (0..lines.len())
+            .rev()
+            .find(|i| keep[*i] && !lines[*i].trim().is_empty())
+            .unwrap_or(start);
         let mut i = 0;
         while i < lines.len() {
             if keep[i] || !prose(lines[i]) {
@@ -97,22 +118,42 @@ pub fn load(file: &str, text: &str) -> Result<Loaded, LoadError> {
                 continue;
             }
             let a = i;
-            while i < lines.len() && !(keep[i] && !lines[i].trim().is_empty()) {
+            while i < lines.len() && (!keep[i] || lines[i].trim().is_empty()) {
                 i += 1;
             }
             let b = i; // exclusive
             let msg = if a < start {
-                let first = (b..lines.len()).find(|i| !lines[*i].trim().is_empty()).unwrap_or(start);
+                let first = (b..lines.len())
+                    .find(|i| !lines[*i].trim().is_empty())
+                    .unwrap_or(start);
                 format!("the iptables-save dump starts at line {}; lines {}-{} before it are not part of the ruleset", first + 1, a + 1, b)
             } else if a > last_dump {
-                format!("the iptables-save dump ends at line {}; lines {}-{} after it are ignored", last_dump + 1, a + 1, b)
+                format!(
+                    "the iptables-save dump ends at line {}; lines {}-{} after it are ignored",
+                    last_dump + 1,
+                    a + 1,
+                    b
+                )
             } else {
-                format!("lines {}-{} between tables are not part of the dump and are skipped", a + 1, b)
+                format!(
+                    "lines {}-{} between tables are not part of the dump and are skipped",
+                    a + 1,
+                    b
+                )
             };
             notes.push(Diagnostic::note(file, a + 1, 1, lines[a].trim(), msg));
         }
-        let kept: Vec<&str> = lines.iter().enumerate().map(|(i, l)| if keep[i] { *l } else { "" }).collect();
-        return finish(file, text, parse_save_lines(file, &kept, 0, kept.len(), None), notes);
+        let kept: Vec<&str> = lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| if keep[i] { *l } else { "" })
+            .collect();
+        return finish(
+            file,
+            text,
+            parse_save_lines(file, &kept, 0, kept.len(), None),
+            notes,
+        );
     }
     let is_cmd = |l: &str| {
         let t = l.trim_start();
@@ -123,12 +164,35 @@ pub fn load(file: &str, text: &str) -> Result<Loaded, LoadError> {
         if lines[..start].iter().any(|l| prose(l)) {
             notes.push(Diagnostic::note(file, start + 1, 1, "", format!("the `iptables -S` listing starts at line {}; the text before it is not part of the ruleset", start + 1)));
         }
-        if lines.get(end + 1..).is_some_and(|rest| rest.iter().any(|l| prose(l))) {
-            notes.push(Diagnostic::note(file, end + 1, 1, "", format!("the `iptables -S` listing ends at line {}; the text after it is ignored", end + 1)));
+        if lines
+            .get(end + 1..)
+            .is_some_and(|rest| rest.iter().any(|l| prose(l)))
+        {
+            notes.push(Diagnostic::note(
+                file,
+                end + 1,
+                1,
+                "",
+                format!(
+                    "the `iptables -S` listing ends at line {}; the text after it is ignored",
+                    end + 1
+                ),
+            ));
         }
         let (table, why) = guess_table(&lines[start..=end]);
-        notes.push(Diagnostic::note(file, start + 1, 1, "", format!("no *table header: read as `iptables -S` output of table {table} ({why})")));
-        return finish(file, text, parse_dash_s_lines(file, &lines, start, end + 1, table), notes);
+        notes.push(Diagnostic::note(
+            file,
+            start + 1,
+            1,
+            "",
+            format!("no *table header: read as `iptables -S` output of table {table} ({why})"),
+        ));
+        return finish(
+            file,
+            text,
+            parse_dash_s_lines(file, &lines, start, end + 1, table),
+            notes,
+        );
     }
     Err(LoadError::new(
         file,
@@ -138,7 +202,12 @@ pub fn load(file: &str, text: &str) -> Result<Loaded, LoadError> {
     ))
 }
 
-fn finish(file: &str, text: &str, r: Result<Loaded, Vec<Diagnostic>>, mut notes: Vec<Diagnostic>) -> Result<Loaded, LoadError> {
+fn finish(
+    file: &str,
+    text: &str,
+    r: Result<Loaded, Vec<Diagnostic>>,
+    mut notes: Vec<Diagnostic>,
+) -> Result<Loaded, LoadError> {
     match r {
         Ok(mut l) => {
             notes.append(&mut l.diagnostics);
@@ -161,7 +230,8 @@ pub fn parse_save(file: &str, text: &str) -> Result<Loaded, LoadError> {
 /// Parses `iptables -S` output of one table (`-P`, `-N` and `-A` lines, no `*table` header).
 pub fn parse_dash_s(file: &str, text: &str, table: TableName) -> Result<Loaded, LoadError> {
     let lines: Vec<&str> = text.lines().collect();
-    parse_dash_s_lines(file, &lines, 0, lines.len(), table).map_err(|d| LoadError::new(file, text, d))
+    parse_dash_s_lines(file, &lines, 0, lines.len(), table)
+        .map_err(|d| LoadError::new(file, text, d))
 }
 
 /// Guesses the table of an `iptables -S` listing from its built-in chains and targets.
@@ -170,7 +240,10 @@ fn guess_table(lines: &[&str]) -> (TableName, String) {
     let mut targets = HashSet::new();
     for l in lines {
         let w: Vec<&str> = l.split_whitespace().collect();
-        if w.len() >= 2 && (w[0] == "-P" || w[0] == "-A") && nfwalk_model::Hook::from_chain_name(w[1]).is_some() {
+        if w.len() >= 2
+            && (w[0] == "-P" || w[0] == "-A")
+            && nfwalk_model::Hook::from_chain_name(w[1]).is_some()
+        {
             builtins.insert(w[1].to_string());
         }
         if let Some(i) = w.iter().position(|x| *x == "-j") {
@@ -194,15 +267,24 @@ fn guess_table(lines: &[&str]) -> (TableName, String) {
         if has("FORWARD") {
             return (TableName::Mangle, "it has all five built-in chains".into());
         }
-        return (TableName::Nat, "its built-in chains are those of nat".into());
+        return (
+            TableName::Nat,
+            "its built-in chains are those of nat".into(),
+        );
     }
     if has("PREROUTING") && has("POSTROUTING") {
         return (TableName::Nat, "it has PREROUTING and POSTROUTING".into());
     }
     if has("PREROUTING") && !has("INPUT") && !has("FORWARD") {
-        return (TableName::Raw, "its built-in chains are PREROUTING and OUTPUT".into());
+        return (
+            TableName::Raw,
+            "its built-in chains are PREROUTING and OUTPUT".into(),
+        );
     }
-    (TableName::Filter, "its built-in chains are those of filter".into())
+    (
+        TableName::Filter,
+        "its built-in chains are those of filter".into(),
+    )
 }
 
 /// Whether the text looks like an IPv6 ruleset.
@@ -254,7 +336,11 @@ impl<'a> Builder<'a> {
         Builder {
             file,
             ipv6,
-            rs: Ruleset { source: file.to_string(), ipv6, tables: Vec::new() },
+            rs: Ruleset {
+                source: file.to_string(),
+                ipv6,
+                tables: Vec::new(),
+            },
             errors: Vec::new(),
             warnings: Vec::new(),
             unknown_seen: HashSet::new(),
@@ -290,7 +376,13 @@ impl<'a> Builder<'a> {
         let chains = name
             .hooks()
             .iter()
-            .map(|h| Chain { name: h.chain_name().to_string(), policy: Some(Verdict::Accept), counters: None, line: 0, rules: Vec::new() })
+            .map(|h| Chain {
+                name: h.chain_name().to_string(),
+                policy: Some(Verdict::Accept),
+                counters: None,
+                line: 0,
+                rules: Vec::new(),
+            })
             .collect();
         self.rs.tables.push(Table { name, line, chains });
         self.rs.tables.len() - 1
@@ -298,12 +390,27 @@ impl<'a> Builder<'a> {
 
     /// Adds missing built-in chains and checks jump targets of table `ti`.
     fn close_table(&mut self, ti: usize) {
-        let Some(t) = self.rs.tables.get_mut(ti) else { return };
-        let first_user = t.chains.iter().position(|c| c.policy.is_none()).unwrap_or(t.chains.len());
+        let Some(t) = self.rs.tables.get_mut(ti) else {
+            return;
+        };
+        let first_user = t
+            .chains
+            .iter()
+            .position(|c| c.policy.is_none())
+            .unwrap_or(t.chains.len());
         let mut insert_at = first_user;
         for h in t.name.hooks() {
             if t.chain(h.chain_name()).is_none() {
-                t.chains.insert(insert_at, Chain { name: h.chain_name().to_string(), policy: Some(Verdict::Accept), counters: None, line: 0, rules: Vec::new() });
+                t.chains.insert(
+                    insert_at,
+                    Chain {
+                        name: h.chain_name().to_string(),
+                        policy: Some(Verdict::Accept),
+                        counters: None,
+                        line: 0,
+                        rules: Vec::new(),
+                    },
+                );
                 insert_at += 1;
             }
         }
@@ -315,17 +422,38 @@ impl<'a> Builder<'a> {
                 continue;
             }
             if self.dash_s {
-                t.chains.push(Chain { name: word.text.clone(), policy: None, counters: None, line: 0, rules: Vec::new() });
+                t.chains.push(Chain {
+                    name: word.text.clone(),
+                    policy: None,
+                    counters: None,
+                    line: 0,
+                    rules: Vec::new(),
+                });
                 self.warnings.push(Diagnostic::note(self.file, line, word.col, &word.text, format!("chain {} is not declared in this listing (partial `iptables -S CHAIN` output?); it is taken as an empty user chain", word.text)));
                 continue;
             }
             let names: Vec<String> = t.chains.iter().map(|c| c.name.clone()).collect();
             let tname = t.name;
             let hint = values::did_you_mean(&word.text, names.iter().map(|s| s.as_str()))
-                .unwrap_or_else(|| format!("declare it with `:{} - [0:0]` after the *{} header", word.text, tname));
+                .unwrap_or_else(|| {
+                    format!(
+                        "declare it with `:{} - [0:0]` after the *{} header",
+                        word.text, tname
+                    )
+                });
             self.err(
-                Diagnostic::error(self.file, line, word.col, &word.text, format!("{} to a chain that does not exist in table {}", if goto { "goto" } else { "jump" }, tname))
-                    .with_hint(hint),
+                Diagnostic::error(
+                    self.file,
+                    line,
+                    word.col,
+                    &word.text,
+                    format!(
+                        "{} to a chain that does not exist in table {}",
+                        if goto { "goto" } else { "jump" },
+                        tname
+                    ),
+                )
+                .with_hint(hint),
             );
         }
     }
@@ -338,25 +466,65 @@ impl<'a> Builder<'a> {
                 } else {
                     format!("target `{name}` is not modelled; its rules are kept and a walk cannot decide them")
                 };
-                self.warnings.push(Diagnostic::warning(self.file, line, *col, name, msg));
+                self.warnings
+                    .push(Diagnostic::warning(self.file, line, *col, name, msg));
             }
         }
     }
 
     /// Parses the rule words and adds the rule to chain `chain` of table `ti` at `pos`.
     #[allow(clippy::too_many_arguments)]
-    fn add_rule(&mut self, ti: usize, chain: &Word, pos: Option<(usize, &Word)>, words: &[Word], line: usize, text: &str, counters: Option<Counters>) {
+    fn add_rule(
+        &mut self,
+        ti: usize,
+        chain: &Word,
+        pos: Option<(usize, &Word)>,
+        words: &[Word],
+        line: usize,
+        text: &str,
+        counters: Option<Counters>,
+    ) {
         let Some(ci) = self.rs.tables[ti].chain_index(&chain.text) else {
             if self.dash_s {
-                self.rs.tables[ti].chains.push(Chain { name: chain.text.clone(), policy: nfwalk_model::Hook::from_chain_name(&chain.text).map(|_| Verdict::Accept), counters: None, line: 0, rules: Vec::new() });
-                self.warnings.push(Diagnostic::note(self.file, line, chain.col, &chain.text, format!("chain {} has no -N/-P line in this listing; created", chain.text)));
+                self.rs.tables[ti].chains.push(Chain {
+                    name: chain.text.clone(),
+                    policy: nfwalk_model::Hook::from_chain_name(&chain.text)
+                        .map(|_| Verdict::Accept),
+                    counters: None,
+                    line: 0,
+                    rules: Vec::new(),
+                });
+                self.warnings.push(Diagnostic::note(
+                    self.file,
+                    line,
+                    chain.col,
+                    &chain.text,
+                    format!(
+                        "chain {} has no -N/-P line in this listing; created",
+                        chain.text
+                    ),
+                ));
                 return self.add_rule(ti, chain, pos, words, line, text, counters);
             }
             let t = &self.rs.tables[ti];
             let names: Vec<&str> = t.chains.iter().map(|c| c.name.as_str()).collect();
-            let hint = values::did_you_mean(&chain.text, names.iter().copied())
-                .unwrap_or_else(|| format!("declare it with `:{} - [0:0]` after the *{} header", chain.text, t.name));
-            self.err(Diagnostic::error(self.file, line, chain.col, &chain.text, format!("unknown chain in table {}", t.name)).with_hint(hint));
+            let hint =
+                values::did_you_mean(&chain.text, names.iter().copied()).unwrap_or_else(|| {
+                    format!(
+                        "declare it with `:{} - [0:0]` after the *{} header",
+                        chain.text, t.name
+                    )
+                });
+            self.err(
+                Diagnostic::error(
+                    self.file,
+                    line,
+                    chain.col,
+                    &chain.text,
+                    format!("unknown chain in table {}", t.name),
+                )
+                .with_hint(hint),
+            );
             return;
         };
         let parsed = match rule::parse_rule(self.file, line, words, self.ipv6) {
@@ -377,22 +545,42 @@ impl<'a> Builder<'a> {
         }
         if let Some(w) = &parsed.target_word {
             if !parsed.target_had_opts {
-                self.jumps.push((ti, chain.text.clone(), line, w.clone(), false));
+                self.jumps
+                    .push((ti, chain.text.clone(), line, w.clone(), false));
             }
         }
         if let Target::Goto { chain: c } = &parsed.target {
             if let Some(w) = words.iter().find(|w| &w.text == c) {
-                self.jumps.push((ti, chain.text.clone(), line, w.clone(), true));
+                self.jumps
+                    .push((ti, chain.text.clone(), line, w.clone(), true));
             }
         }
-        let rule = Rule { line, text: text.to_string(), counters: counters.or(parsed.counters), matches: parsed.matches, target: parsed.target };
+        let rule = Rule {
+            line,
+            text: text.to_string(),
+            counters: counters.or(parsed.counters),
+            matches: parsed.matches,
+            target: parsed.target,
+        };
         let rules = &mut self.rs.tables[ti].chains[ci].rules;
         match pos {
             None => rules.push(rule),
             Some((n, w)) => {
                 if n == 0 || n > rules.len() + 1 {
                     let len = rules.len();
-                    self.err(Diagnostic::error(self.file, line, w.col, &w.text, format!("insert position {n} is out of range; chain {} has {len} rule(s)", chain.text)).with_hint("positions start at 1"));
+                    self.err(
+                        Diagnostic::error(
+                            self.file,
+                            line,
+                            w.col,
+                            &w.text,
+                            format!(
+                                "insert position {n} is out of range; chain {} has {len} rule(s)",
+                                chain.text
+                            ),
+                        )
+                        .with_hint("positions start at 1"),
+                    );
                 } else {
                     rules.insert(n - 1, rule);
                 }
@@ -402,10 +590,19 @@ impl<'a> Builder<'a> {
 
     fn result(mut self) -> Result<Loaded, Vec<Diagnostic>> {
         if self.errors.len() >= MAX_ERRORS {
-            self.errors.push(Diagnostic::note(self.file, self.errors.last().map(|e| e.line).unwrap_or(1), 1, "", format!("stopped after {MAX_ERRORS} errors")));
+            self.errors.push(Diagnostic::note(
+                self.file,
+                self.errors.last().map(|e| e.line).unwrap_or(1),
+                1,
+                "",
+                format!("stopped after {MAX_ERRORS} errors"),
+            ));
         }
         if self.errors.is_empty() {
-            Ok(Loaded { ruleset: self.rs, diagnostics: self.warnings })
+            Ok(Loaded {
+                ruleset: self.rs,
+                diagnostics: self.warnings,
+            })
         } else {
             self.errors.append(&mut self.warnings);
             Err(self.errors)
@@ -416,10 +613,19 @@ impl<'a> Builder<'a> {
 fn parse_counters(s: &str) -> Option<Counters> {
     let inner = s.strip_prefix('[')?.strip_suffix(']')?;
     let (p, b) = inner.split_once(':')?;
-    Some(Counters { packets: p.trim().parse().ok()?, bytes: b.trim().parse().ok()? })
+    Some(Counters {
+        packets: p.trim().parse().ok()?,
+        bytes: b.trim().parse().ok()?,
+    })
 }
 
-fn parse_save_lines(file: &str, lines: &[&str], start: usize, end: usize, force_ipv6: Option<bool>) -> Result<Loaded, Vec<Diagnostic>> {
+fn parse_save_lines(
+    file: &str,
+    lines: &[&str],
+    start: usize,
+    end: usize,
+    force_ipv6: Option<bool>,
+) -> Result<Loaded, Vec<Diagnostic>> {
     let end = end.min(lines.len());
     let start = start.min(end);
     let ipv6 = force_ipv6.unwrap_or_else(|| detect_ipv6(&lines[start..end]));
@@ -441,7 +647,19 @@ fn parse_save_lines(file: &str, lines: &[&str], start: usize, end: usize, force_
         let col0 = l[..lead].chars().count() + 1;
         if let Some(name) = t.strip_prefix('*') {
             if let Some(Ok(ti)) = cur {
-                b.err(Diagnostic::error(file, line, col0, t, format!("table {} (line {}) is not closed by COMMIT", cur_header.1, cur_header.0)).with_hint(format!("add a line COMMIT before line {line}")));
+                b.err(
+                    Diagnostic::error(
+                        file,
+                        line,
+                        col0,
+                        t,
+                        format!(
+                            "table {} (line {}) is not closed by COMMIT",
+                            cur_header.1, cur_header.0
+                        ),
+                    )
+                    .with_hint(format!("add a line COMMIT before line {line}")),
+                );
                 b.close_table(ti);
             }
             let name = name.trim();
@@ -451,9 +669,18 @@ fn parse_save_lines(file: &str, lines: &[&str], start: usize, end: usize, force_
                     cur_header = (line, tn.to_string());
                 }
                 None => {
-                    b.err(Diagnostic::error(file, line, col0 + 1, name, "unknown table").with_opt_hint(
-                        values::did_you_mean(name, TableName::ALL.iter().map(|t| t.as_str())).or_else(|| Some("tables are filter, nat, mangle, raw, security".into())),
-                    ));
+                    b.err(
+                        Diagnostic::error(file, line, col0 + 1, name, "unknown table")
+                            .with_opt_hint(
+                                values::did_you_mean(
+                                    name,
+                                    TableName::ALL.iter().map(|t| t.as_str()),
+                                )
+                                .or_else(|| {
+                                    Some("tables are filter, nat, mangle, raw, security".into())
+                                }),
+                            ),
+                    );
                     cur = Some(Err(()));
                 }
             }
@@ -463,7 +690,10 @@ fn parse_save_lines(file: &str, lines: &[&str], start: usize, end: usize, force_
             match cur.take() {
                 Some(Ok(ti)) => b.close_table(ti),
                 Some(Err(())) => {}
-                None => b.err(Diagnostic::error(file, line, col0, t, "COMMIT without a *table header").with_hint("remove it, or add a `*filter`-like header before the rules")),
+                None => b.err(
+                    Diagnostic::error(file, line, col0, t, "COMMIT without a *table header")
+                        .with_hint("remove it, or add a `*filter`-like header before the rules"),
+                ),
             }
             continue;
         }
@@ -471,22 +701,52 @@ fn parse_save_lines(file: &str, lines: &[&str], start: usize, end: usize, force_
             Some(Ok(ti)) => ti,
             Some(Err(())) => continue,
             None => {
-                let what = if t.starts_with(':') { "chain declaration" } else { "line" };
-                b.err(Diagnostic::error(file, line, col0, t.split_whitespace().next().unwrap_or(t), format!("{what} before any *table header")).with_hint("iptables-restore input starts each table with a line like `*filter`"));
+                let what = if t.starts_with(':') {
+                    "chain declaration"
+                } else {
+                    "line"
+                };
+                b.err(
+                    Diagnostic::error(
+                        file,
+                        line,
+                        col0,
+                        t.split_whitespace().next().unwrap_or(t),
+                        format!("{what} before any *table header"),
+                    )
+                    .with_hint(
+                        "iptables-restore input starts each table with a line like `*filter`",
+                    ),
+                );
                 continue;
             }
         };
         let words = match split_words(l) {
             Ok(w) => w,
             Err((col, msg)) => {
-                b.err(Diagnostic::error(file, line, col, &l.chars().skip(col - 1).take(1).collect::<String>(), msg).with_hint("close the quote"));
+                b.err(
+                    Diagnostic::error(
+                        file,
+                        line,
+                        col,
+                        &l.chars().skip(col - 1).take(1).collect::<String>(),
+                        msg,
+                    )
+                    .with_hint("close the quote"),
+                );
                 continue;
             }
         };
         let Some(first) = words.first() else { continue };
         if let Some(chain) = first.text.strip_prefix(':') {
             if chain.is_empty() {
-                b.err(Diagnostic::error(file, line, first.col, &first.text, "missing chain name"));
+                b.err(Diagnostic::error(
+                    file,
+                    line,
+                    first.col,
+                    &first.text,
+                    "missing chain name",
+                ));
                 continue;
             }
             let pol = words.get(1);
@@ -494,7 +754,10 @@ fn parse_save_lines(file: &str, lines: &[&str], start: usize, end: usize, force_
                 Some(w) => match parse_counters(&w.text) {
                     Some(c) => Some(c),
                     None => {
-                        b.err(Diagnostic::error(file, line, w.col, &w.text, "bad chain counters").with_hint("counters look like [packets:bytes], e.g. [0:0]"));
+                        b.err(
+                            Diagnostic::error(file, line, w.col, &w.text, "bad chain counters")
+                                .with_hint("counters look like [packets:bytes], e.g. [0:0]"),
+                        );
                         continue;
                     }
                 },
@@ -518,19 +781,32 @@ fn parse_save_lines(file: &str, lines: &[&str], start: usize, end: usize, force_
                 continue;
             }
             let chains = &mut b.rs.tables[ti].chains;
-            if let Some(c) = chains.iter_mut().find(|c| c.name == chain && c.line == 0 && c.policy.is_some()) {
+            if let Some(c) = chains
+                .iter_mut()
+                .find(|c| c.name == chain && c.line == 0 && c.policy.is_some())
+            {
                 c.policy = Some(policy.unwrap_or(Verdict::Accept));
                 c.counters = counters;
                 c.line = line;
                 continue;
             }
             if chains.iter().any(|c| c.name == chain) {
-                b.err(Diagnostic::error(file, line, first.col, &first.text, format!("chain {chain} is declared twice")));
+                b.err(Diagnostic::error(
+                    file,
+                    line,
+                    first.col,
+                    &first.text,
+                    format!("chain {chain} is declared twice"),
+                ));
                 continue;
             }
             chains.push(Chain {
                 name: chain.to_string(),
-                policy: if builtin { Some(policy.unwrap_or(Verdict::Accept)) } else { None },
+                policy: if builtin {
+                    Some(policy.unwrap_or(Verdict::Accept))
+                } else {
+                    None
+                },
                 counters,
                 line,
                 rules: Vec::new(),
@@ -542,7 +818,10 @@ fn parse_save_lines(file: &str, lines: &[&str], start: usize, end: usize, force_
             match parse_counters(&first.text) {
                 Some(c) => (Some(c), 1),
                 None => {
-                    b.err(Diagnostic::error(file, line, first.col, &first.text, "bad rule counters").with_hint("counters look like [packets:bytes], e.g. [0:0]"));
+                    b.err(
+                        Diagnostic::error(file, line, first.col, &first.text, "bad rule counters")
+                            .with_hint("counters look like [packets:bytes], e.g. [0:0]"),
+                    );
                     continue;
                 }
             }
@@ -552,7 +831,13 @@ fn parse_save_lines(file: &str, lines: &[&str], start: usize, end: usize, force_
         let text = match words.get(cmd_i) {
             Some(w) => l.chars().skip(w.col - 1).collect::<String>(),
             None => {
-                b.err(Diagnostic::error(file, line, first.col, &first.text, "counters without a rule"));
+                b.err(Diagnostic::error(
+                    file,
+                    line,
+                    first.col,
+                    &first.text,
+                    "counters without a rule",
+                ));
                 continue;
             }
         };
@@ -562,13 +847,21 @@ fn parse_save_lines(file: &str, lines: &[&str], start: usize, end: usize, force_
         match cmd.text.as_str() {
             "-A" | "--append" | "-I" | "--insert" => {
                 let Some(chain) = rest.first() else {
-                    b.err(Diagnostic::error(file, line, cmd.col, &cmd.text, format!("{} needs a chain name", cmd.text)));
+                    b.err(Diagnostic::error(
+                        file,
+                        line,
+                        cmd.col,
+                        &cmd.text,
+                        format!("{} needs a chain name", cmd.text),
+                    ));
                     continue;
                 };
                 let mut rw = &rest[1..];
                 let mut pos = None;
                 if cmd.text.starts_with("-I") || cmd.text == "--insert" {
-                    match rw.first().filter(|w| w.text.bytes().all(|c| c.is_ascii_digit()) && !w.text.is_empty()) {
+                    match rw.first().filter(|w| {
+                        w.text.bytes().all(|c| c.is_ascii_digit()) && !w.text.is_empty()
+                    }) {
                         Some(w) => {
                             pos = Some((w.text.parse::<usize>().unwrap_or(usize::MAX), w));
                             rw = &rw[1..];
@@ -580,37 +873,88 @@ fn parse_save_lines(file: &str, lines: &[&str], start: usize, end: usize, force_
             }
             "-N" | "--new-chain" => match rest.first() {
                 Some(c) if b.rs.tables[ti].chain(&c.text).is_none() => {
-                    b.rs.tables[ti].chains.push(Chain { name: c.text.clone(), policy: None, counters: None, line, rules: Vec::new() });
+                    b.rs.tables[ti].chains.push(Chain {
+                        name: c.text.clone(),
+                        policy: None,
+                        counters: None,
+                        line,
+                        rules: Vec::new(),
+                    });
                 }
-                Some(c) => b.err(Diagnostic::error(file, line, c.col, &c.text, "chain already exists")),
-                None => b.err(Diagnostic::error(file, line, cmd.col, &cmd.text, "-N needs a chain name")),
+                Some(c) => b.err(Diagnostic::error(
+                    file,
+                    line,
+                    c.col,
+                    &c.text,
+                    "chain already exists",
+                )),
+                None => b.err(Diagnostic::error(
+                    file,
+                    line,
+                    cmd.col,
+                    &cmd.text,
+                    "-N needs a chain name",
+                )),
             },
             "-P" | "--policy" => {
                 let (Some(c), Some(p)) = (rest.first(), rest.get(1)) else {
-                    b.err(Diagnostic::error(file, line, cmd.col, &cmd.text, "-P needs a chain and a policy"));
+                    b.err(Diagnostic::error(
+                        file,
+                        line,
+                        cmd.col,
+                        &cmd.text,
+                        "-P needs a chain and a policy",
+                    ));
                     continue;
                 };
                 let v = match p.text.as_str() {
                     "ACCEPT" => Verdict::Accept,
                     "DROP" => Verdict::Drop,
                     _ => {
-                        b.err(Diagnostic::error(file, line, p.col, &p.text, "bad policy").with_hint("ACCEPT or DROP"));
+                        b.err(
+                            Diagnostic::error(file, line, p.col, &p.text, "bad policy")
+                                .with_hint("ACCEPT or DROP"),
+                        );
                         continue;
                     }
                 };
                 match b.rs.tables[ti].chain_mut(&c.text) {
                     Some(ch) if ch.policy.is_some() => ch.policy = Some(v),
-                    Some(_) => b.err(Diagnostic::error(file, line, c.col, &c.text, "only built-in chains have a policy")),
+                    Some(_) => b.err(Diagnostic::error(
+                        file,
+                        line,
+                        c.col,
+                        &c.text,
+                        "only built-in chains have a policy",
+                    )),
                     None if table_name.hooks().iter().any(|h| h.chain_name() == c.text) => {
-                        b.rs.tables[ti].chains.push(Chain { name: c.text.clone(), policy: Some(v), counters: None, line, rules: Vec::new() });
+                        b.rs.tables[ti].chains.push(Chain {
+                            name: c.text.clone(),
+                            policy: Some(v),
+                            counters: None,
+                            line,
+                            rules: Vec::new(),
+                        });
                     }
-                    None => b.err(Diagnostic::error(file, line, c.col, &c.text, format!("unknown chain in table {table_name}"))),
+                    None => b.err(Diagnostic::error(
+                        file,
+                        line,
+                        c.col,
+                        &c.text,
+                        format!("unknown chain in table {table_name}"),
+                    )),
                 }
             }
             "-F" | "--flush" => match rest.first() {
                 Some(c) => match b.rs.tables[ti].chain_mut(&c.text) {
                     Some(ch) => ch.rules.clear(),
-                    None => b.err(Diagnostic::error(file, line, c.col, &c.text, format!("unknown chain in table {table_name}"))),
+                    None => b.err(Diagnostic::error(
+                        file,
+                        line,
+                        c.col,
+                        &c.text,
+                        format!("unknown chain in table {table_name}"),
+                    )),
                 },
                 None => {
                     for ch in b.rs.tables[ti].chains.iter_mut() {
@@ -624,22 +968,54 @@ fn parse_save_lines(file: &str, lines: &[&str], start: usize, end: usize, force_
                 } else {
                     "rules start with -A CHAIN; chain declarations with :CHAIN"
                 };
-                b.err(Diagnostic::error(file, line, cmd.col, other, if other.starts_with('-') { "unsupported command in a restore file" } else { "unexpected line" }).with_hint(hint));
+                b.err(
+                    Diagnostic::error(
+                        file,
+                        line,
+                        cmd.col,
+                        other,
+                        if other.starts_with('-') {
+                            "unsupported command in a restore file"
+                        } else {
+                            "unexpected line"
+                        },
+                    )
+                    .with_hint(hint),
+                );
             }
         }
     }
-    match cur {
-        Some(Ok(ti)) => {
-            let last = (start..end).rev().find(|i| !lines[*i].trim().is_empty()).map(|i| i + 1).unwrap_or(end.max(1));
-            b.err(Diagnostic::error(file, last, 1, "", format!("table {} (line {}) is not closed by COMMIT", cur_header.1, cur_header.0)).with_hint("add a line COMMIT at the end of the table"));
-            b.close_table(ti);
-        }
-        Some(Err(())) | None => {}
+    if let Some(Ok(ti)) = cur {
+        let last = (start..end)
+            .rev()
+            .find(|i| !lines[*i].trim().is_empty())
+            .map(|i| i + 1)
+            .unwrap_or(end.max(1));
+        b.err(
+            Diagnostic::error(
+                file,
+                last,
+                1,
+                "",
+                format!(
+                    "table {} (line {}) is not closed by COMMIT",
+                    cur_header.1, cur_header.0
+                ),
+            )
+            .with_hint("add a line COMMIT at the end of the table"),
+        );
+        b.close_table(ti);
     }
     b.result()
 }
 
-fn parse_dash_s_lines(file: &str, lines: &[&str], start: usize, end: usize, table: TableName) -> Result<Loaded, Vec<Diagnostic>> {
+fn parse_dash_s_lines(
+    file: &str,
+    lines: &[&str],
+    start: usize,
+    end: usize,
+    table: TableName,
+) -> Result<Loaded, Vec<Diagnostic>> {
     let end = end.min(lines.len());
     let start = start.min(end);
     let ipv6 = detect_ipv6(&lines[start..end]);
@@ -666,43 +1042,97 @@ fn parse_dash_s_lines(file: &str, lines: &[&str], start: usize, end: usize, tabl
         match cmd.text.as_str() {
             "-P" => {
                 let (Some(c), Some(p)) = (words.get(1), words.get(2)) else {
-                    b.err(Diagnostic::error(file, line, cmd.col, &cmd.text, "-P needs a chain and a policy"));
+                    b.err(Diagnostic::error(
+                        file,
+                        line,
+                        cmd.col,
+                        &cmd.text,
+                        "-P needs a chain and a policy",
+                    ));
                     continue;
                 };
                 let v = match p.text.as_str() {
                     "ACCEPT" => Verdict::Accept,
                     "DROP" => Verdict::Drop,
                     _ => {
-                        b.err(Diagnostic::error(file, line, p.col, &p.text, "bad policy").with_hint("ACCEPT or DROP"));
+                        b.err(
+                            Diagnostic::error(file, line, p.col, &p.text, "bad policy")
+                                .with_hint("ACCEPT or DROP"),
+                        );
                         continue;
                     }
                 };
                 if !table.hooks().iter().any(|h| h.chain_name() == c.text) {
-                    b.err(Diagnostic::error(file, line, c.col, &c.text, format!("{} is not a built-in chain of table {table}", c.text)));
+                    b.err(Diagnostic::error(
+                        file,
+                        line,
+                        c.col,
+                        &c.text,
+                        format!("{} is not a built-in chain of table {table}", c.text),
+                    ));
                     continue;
                 }
                 match b.rs.tables[ti].chain_mut(&c.text) {
                     Some(ch) => ch.policy = Some(v),
-                    None => b.rs.tables[ti].chains.push(Chain { name: c.text.clone(), policy: Some(v), counters: None, line, rules: Vec::new() }),
+                    None => b.rs.tables[ti].chains.push(Chain {
+                        name: c.text.clone(),
+                        policy: Some(v),
+                        counters: None,
+                        line,
+                        rules: Vec::new(),
+                    }),
                 }
             }
             "-N" => match words.get(1) {
                 Some(c) if b.rs.tables[ti].chain(&c.text).is_none() => {
-                    b.rs.tables[ti].chains.push(Chain { name: c.text.clone(), policy: None, counters: None, line, rules: Vec::new() });
+                    b.rs.tables[ti].chains.push(Chain {
+                        name: c.text.clone(),
+                        policy: None,
+                        counters: None,
+                        line,
+                        rules: Vec::new(),
+                    });
                 }
-                Some(c) => b.err(Diagnostic::error(file, line, c.col, &c.text, "chain already exists")),
-                None => b.err(Diagnostic::error(file, line, cmd.col, &cmd.text, "-N needs a chain name")),
+                Some(c) => b.err(Diagnostic::error(
+                    file,
+                    line,
+                    c.col,
+                    &c.text,
+                    "chain already exists",
+                )),
+                None => b.err(Diagnostic::error(
+                    file,
+                    line,
+                    cmd.col,
+                    &cmd.text,
+                    "-N needs a chain name",
+                )),
             },
             "-A" => {
                 let Some(chain) = words.get(1) else {
-                    b.err(Diagnostic::error(file, line, cmd.col, &cmd.text, "-A needs a chain name"));
+                    b.err(Diagnostic::error(
+                        file,
+                        line,
+                        cmd.col,
+                        &cmd.text,
+                        "-A needs a chain name",
+                    ));
                     continue;
                 };
                 let text = l.chars().skip(cmd.col - 1).collect::<String>();
                 b.add_rule(ti, chain, None, &words[2..], line, &text, None);
             }
             other => {
-                b.err(Diagnostic::error(file, line, cmd.col, other, "unexpected line in `iptables -S` output").with_hint("expected -P, -N or -A"));
+                b.err(
+                    Diagnostic::error(
+                        file,
+                        line,
+                        cmd.col,
+                        other,
+                        "unexpected line in `iptables -S` output",
+                    )
+                    .with_hint("expected -P, -N or -A"),
+                );
             }
         }
     }

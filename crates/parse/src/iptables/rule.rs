@@ -25,7 +25,12 @@ fn match_opts(name: &str) -> Option<&'static [Opt]> {
             ("syn", 0),
             ("tcp-option", 1),
         ],
-        "udp" => &[("sport", 1), ("source-port", 1), ("dport", 1), ("destination-port", 1)],
+        "udp" => &[
+            ("sport", 1),
+            ("source-port", 1),
+            ("dport", 1),
+            ("destination-port", 1),
+        ],
         "sctp" => &[
             ("sport", 1),
             ("source-port", 1),
@@ -138,9 +143,33 @@ fn match_opts(name: &str) -> Option<&'static [Opt]> {
 
 /// Every modelled module, for hints about which module an option belongs to.
 const MODULES: &[&str] = &[
-    "tcp", "udp", "sctp", "icmp", "icmp6", "multiport", "conntrack", "state", "addrtype", "mark",
-    "connmark", "comment", "iprange", "mac", "physdev", "pkttype", "length", "ttl", "hl", "tos",
-    "dscp", "owner", "recent", "limit", "hashlimit", "statistic", "set",
+    "tcp",
+    "udp",
+    "sctp",
+    "icmp",
+    "icmp6",
+    "multiport",
+    "conntrack",
+    "state",
+    "addrtype",
+    "mark",
+    "connmark",
+    "comment",
+    "iprange",
+    "mac",
+    "physdev",
+    "pkttype",
+    "length",
+    "ttl",
+    "hl",
+    "tos",
+    "dscp",
+    "owner",
+    "recent",
+    "limit",
+    "hashlimit",
+    "statistic",
+    "set",
 ];
 
 /// The targets nfwalk models, with their options.
@@ -184,7 +213,12 @@ fn target_opts(name: &str) -> Option<&'static [Opt]> {
             ("mask", 1),
         ],
         "DNAT" => &[("to-destination", 1), ("random", 0), ("persistent", 0)],
-        "SNAT" => &[("to-source", 1), ("random", 0), ("random-fully", 0), ("persistent", 0)],
+        "SNAT" => &[
+            ("to-source", 1),
+            ("random", 0),
+            ("random-fully", 0),
+            ("persistent", 0),
+        ],
         "MASQUERADE" => &[("to-ports", 1), ("random", 0), ("random-fully", 0)],
         "REDIRECT" => &[("to-ports", 1), ("random", 0)],
         "NETMAP" => &[("to", 1)],
@@ -208,11 +242,52 @@ fn target_opts(name: &str) -> Option<&'static [Opt]> {
 
 /// Targets iptables has that nfwalk does not model (anything else is taken as a chain).
 const UNMODELLED_TARGETS: &[&str] = &[
-    "AUDIT", "CLUSTERIP", "CONNSECMARK", "DNPT", "ECN", "HL", "HMARK", "IDLETIMER", "LED",
-    "MIRROR", "NFQUEUE", "QUEUE", "RATEEST", "SAME", "SECMARK", "SET", "SNPT", "SYNPROXY",
-    "TCPOPTSTRIP", "TEE", "TOS", "TPROXY", "TTL", "ULOG", "CONNTRACK", "IPMARK", "ROUTE", "TARPIT",
-    "DELUDE", "CHAOS", "LOGMARK", "SYSRQ", "STEAL", "RAWDNAT", "RAWSNAT", "ACCOUNT", "DHCPMAC",
-    "ECHO", "IPV4OPTSSTRIP", "TRACEROUTE", "XOR", "BALANCE", "FTOS", "IMQ", "JOOL", "JOOL_SIIT",
+    "AUDIT",
+    "CLUSTERIP",
+    "CONNSECMARK",
+    "DNPT",
+    "ECN",
+    "HL",
+    "HMARK",
+    "IDLETIMER",
+    "LED",
+    "MIRROR",
+    "NFQUEUE",
+    "QUEUE",
+    "RATEEST",
+    "SAME",
+    "SECMARK",
+    "SET",
+    "SNPT",
+    "SYNPROXY",
+    "TCPOPTSTRIP",
+    "TEE",
+    "TOS",
+    "TPROXY",
+    "TTL",
+    "ULOG",
+    "CONNTRACK",
+    "IPMARK",
+    "ROUTE",
+    "TARPIT",
+    "DELUDE",
+    "CHAOS",
+    "LOGMARK",
+    "SYSRQ",
+    "STEAL",
+    "RAWDNAT",
+    "RAWSNAT",
+    "ACCOUNT",
+    "DHCPMAC",
+    "ECHO",
+    "IPV4OPTSSTRIP",
+    "TRACEROUTE",
+    "XOR",
+    "BALANCE",
+    "FTOS",
+    "IMQ",
+    "JOOL",
+    "JOOL_SIIT",
 ];
 
 /// Basic long options: (name, canonical short form).
@@ -233,7 +308,9 @@ const BASIC_LONG: &[(&str, &str)] = &[
     ("ipv6", "-6"),
 ];
 
-const BASIC_SHORT: &[&str] = &["-s", "-d", "-i", "-o", "-p", "-f", "-j", "-g", "-m", "-c", "-4", "-6"];
+const BASIC_SHORT: &[&str] = &[
+    "-s", "-d", "-i", "-o", "-p", "-f", "-j", "-g", "-m", "-c", "-4", "-6",
+];
 
 /// Whether a word is a basic option exactly (ends an unknown module's options).
 fn is_basic_exact(w: &str) -> bool {
@@ -330,7 +407,9 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn warn(&mut self, w: &Word, msg: impl Into<String>) {
-        self.warnings.push(Diagnostic::warning(self.file, self.line, w.col, &w.text, msg));
+        self.warnings.push(Diagnostic::warning(
+            self.file, self.line, w.col, &w.text, msg,
+        ));
     }
 
     fn err(&mut self, w: &Word, msg: impl Into<String>, hint: Option<String>) {
@@ -346,7 +425,13 @@ pub(crate) fn parse_rule(
     words: &[Word],
     ipv6: bool,
 ) -> Result<ParsedRule, Vec<Diagnostic>> {
-    let mut cx = Ctx { file, line, ipv6, errors: Vec::new(), warnings: Vec::new() };
+    let mut cx = Ctx {
+        file,
+        line,
+        ipv6,
+        errors: Vec::new(),
+        warnings: Vec::new(),
+    };
     let mut insts: Vec<Inst> = Vec::new();
     let mut target: Option<TargetInst> = None;
     let mut counters = None;
@@ -367,8 +452,14 @@ pub(crate) fn parse_rule(
         let t = &w.text;
         let b = t.as_bytes();
         if b.len() > 2 && b[0] == b'-' && b"sdiopjgm".contains(&b[1]) && b[1] != b'-' {
-            split.push(Word { text: t[..2].to_string(), col: w.col });
-            split.push(Word { text: t[2..].to_string(), col: w.col + 2 });
+            split.push(Word {
+                text: t[..2].to_string(),
+                col: w.col,
+            });
+            split.push(Word {
+                text: t[2..].to_string(),
+                col: w.col + 2,
+            });
         } else {
             split.push(w.clone());
         }
@@ -376,7 +467,8 @@ pub(crate) fn parse_rule(
     let words = &split[..];
     while i < words.len() {
         let w = &words[i];
-        let next_is_basic = w.text == "!" && words.get(i + 1).is_some_and(|n| is_basic_exact(&n.text));
+        let next_is_basic =
+            w.text == "!" && words.get(i + 1).is_some_and(|n| is_basic_exact(&n.text));
         if !matches!(swallow, Swallow::None) && !is_basic_exact(&w.text) && !next_is_basic {
             match swallow {
                 Swallow::Module(k) => insts[k].raw.push(w.text.clone()),
@@ -400,7 +492,11 @@ pub(crate) fn parse_rule(
             continue;
         }
         if !w.text.starts_with('-') || w.text == "-" || w.text == "--" {
-            cx.err(w, "unexpected argument", Some("every value must follow an option such as -s or --dport".into()));
+            cx.err(
+                w,
+                "unexpected argument",
+                Some("every value must follow an option such as -s or --dport".into()),
+            );
             i += 1;
             continue;
         }
@@ -413,14 +509,19 @@ pub(crate) fn parse_rule(
             None => (w.text.clone(), None),
         };
         let res = resolve(&optname, &insts, target.as_ref(), &mut cx, w);
-        let inline_word = inline_arg.as_ref().map(|a| Word { text: a.clone(), col: w.col + optname.chars().count() + 1 });
+        let inline_word = inline_arg.as_ref().map(|a| Word {
+            text: a.clone(),
+            col: w.col + optname.chars().count() + 1,
+        });
         let res = match res {
             Resolved::NotFound => {
                 // Implicit protocol module (iptables loads `-p tcp`'s module on demand).
                 let proto_mod = proto_module(&insts, ipv6);
-                let loaded = proto_mod
-                    .as_ref()
-                    .is_some_and(|m| insts.iter().any(|x| &x.name == m && matches!(x.kind, InstKind::Module(_))));
+                let loaded = proto_mod.as_ref().is_some_and(|m| {
+                    insts
+                        .iter()
+                        .any(|x| &x.name == m && matches!(x.kind, InstKind::Module(_)))
+                });
                 match proto_mod {
                     Some(m) if !loaded => {
                         let opts = match_opts(&m).unwrap_or(&[]);
@@ -457,7 +558,11 @@ pub(crate) fn parse_rule(
                 let hint = unknown_option_hint(&optname, &insts, target.as_ref());
                 let owner = match target.as_ref() {
                     Some(t) if t.opts_spec.is_some() => format!("target {}", t.name),
-                    _ => match insts.iter().rev().find(|x| matches!(x.kind, InstKind::Module(_))) {
+                    _ => match insts
+                        .iter()
+                        .rev()
+                        .find(|x| matches!(x.kind, InstKind::Module(_)))
+                    {
                         Some(m) => format!("module {}", m.name),
                         None => "iptables".to_string(),
                     },
@@ -472,7 +577,11 @@ pub(crate) fn parse_rule(
                 match short {
                     "-m" => {
                         if let Some(n) = neg.take() {
-                            cx.err(&n, "`!` cannot negate -m", Some("put `!` before an option of the module".into()));
+                            cx.err(
+                                &n,
+                                "`!` cannot negate -m",
+                                Some("put `!` before an option of the module".into()),
+                            );
                         }
                         let Some(name) = inline_word.clone().or_else(|| {
                             i += 1;
@@ -523,7 +632,15 @@ pub(crate) fn parse_rule(
                         };
                         let name = &name;
                         if let Some(t) = &target {
-                            cx.err(w, "more than one target", Some(format!("this rule already has {} {}", if t.goto { "-g" } else { "-j" }, t.name)));
+                            cx.err(
+                                w,
+                                "more than one target",
+                                Some(format!(
+                                    "this rule already has {} {}",
+                                    if t.goto { "-g" } else { "-j" },
+                                    t.name
+                                )),
+                            );
                             continue;
                         }
                         let goto = short == "-g";
@@ -550,16 +667,34 @@ pub(crate) fn parse_rule(
                                 i += 1;
                                 let (p, b) = a.text.split_once(',').unwrap_or(("", ""));
                                 match (parse_u64(p), parse_u64(b)) {
-                                    (Some(p), Some(b)) => counters = Some(Counters { packets: p, bytes: b }),
-                                    _ => cx.err(a, "bad counters", Some("use -c PACKETS BYTES".into())),
+                                    (Some(p), Some(b)) => {
+                                        counters = Some(Counters {
+                                            packets: p,
+                                            bytes: b,
+                                        })
+                                    }
+                                    _ => cx.err(
+                                        a,
+                                        "bad counters",
+                                        Some("use -c PACKETS BYTES".into()),
+                                    ),
                                 }
                             }
                             Some(a) => {
                                 let b = words.get(i + 1);
                                 i += 2;
                                 match (parse_u64(&a.text), b.and_then(|b| parse_u64(&b.text))) {
-                                    (Some(p), Some(b)) => counters = Some(Counters { packets: p, bytes: b }),
-                                    _ => cx.err(a, "bad counters", Some("use -c PACKETS BYTES".into())),
+                                    (Some(p), Some(b)) => {
+                                        counters = Some(Counters {
+                                            packets: p,
+                                            bytes: b,
+                                        })
+                                    }
+                                    _ => cx.err(
+                                        a,
+                                        "bad counters",
+                                        Some("use -c PACKETS BYTES".into()),
+                                    ),
                                 }
                             }
                             None => cx.err(w, "option -c requires packet and byte counts", None),
@@ -575,14 +710,22 @@ pub(crate) fn parse_rule(
                             name: String::new(),
                             word: w.clone(),
                             implicit: false,
-                            opts: vec![OptUse { name: "f", args: vec![], negated: neg.take().is_some(), word: w.clone() }],
+                            opts: vec![OptUse {
+                                name: "f",
+                                args: vec![],
+                                negated: neg.take().is_some(),
+                                word: w.clone(),
+                            }],
                             raw: Vec::new(),
                         });
                     }
                     _ => {
                         // -s -d -i -o -p: one argument, old-style `-s ! addr` allowed.
                         let mut negated = neg.take().is_some();
-                        let mut arg = inline_arg.map(|a| Word { text: a, col: w.col });
+                        let mut arg = inline_arg.map(|a| Word {
+                            text: a,
+                            col: w.col,
+                        });
                         if arg.is_none() {
                             if is_inner_neg(words, i) {
                                 negated = true;
@@ -607,7 +750,12 @@ pub(crate) fn parse_rule(
                             name: String::new(),
                             word: w.clone(),
                             implicit: false,
-                            opts: vec![OptUse { name, args: vec![arg], negated, word: w.clone() }],
+                            opts: vec![OptUse {
+                                name,
+                                args: vec![arg],
+                                negated,
+                                word: w.clone(),
+                            }],
                             raw: Vec::new(),
                         });
                     }
@@ -619,7 +767,10 @@ pub(crate) fn parse_rule(
                 let mut args = Vec::new();
                 if nargs > 0 {
                     if let Some(a) = inline_arg {
-                        args.push(Word { text: a, col: w.col });
+                        args.push(Word {
+                            text: a,
+                            col: w.col,
+                        });
                     } else if is_inner_neg(words, i) {
                         negated = true;
                         i += 1;
@@ -634,11 +785,24 @@ pub(crate) fn parse_rule(
                         }
                     }
                     if args.len() < nargs as usize {
-                        cx.err(w, format!("option --{name} requires {} argument{}", nargs, if nargs > 1 { "s" } else { "" }), None);
+                        cx.err(
+                            w,
+                            format!(
+                                "option --{name} requires {} argument{}",
+                                nargs,
+                                if nargs > 1 { "s" } else { "" }
+                            ),
+                            None,
+                        );
                         break;
                     }
                 }
-                let u = OptUse { name, args, negated, word: w.clone() };
+                let u = OptUse {
+                    name,
+                    args,
+                    negated,
+                    word: w.clone(),
+                };
                 match k {
                     Some(k) => insts[k].opts.push(u),
                     None => {
@@ -656,7 +820,10 @@ pub(crate) fn parse_rule(
 
     // Build phase.
     let proto = insts.iter().find_map(|x| match x.kind {
-        InstKind::Basic("-p") => x.opts.first().map(|o| (parse_proto(&o.arg(0).text).ok().flatten(), o.negated)),
+        InstKind::Basic("-p") => x
+            .opts
+            .first()
+            .map(|o| (parse_proto(&o.arg(0).text).ok().flatten(), o.negated)),
         _ => None,
     });
     let mut matches = Vec::new();
@@ -672,24 +839,42 @@ pub(crate) fn parse_rule(
                 if !t.raw.is_empty() {
                     cx.err(&t.word, "options after -g CHAIN that no module takes", None);
                 }
-                Target::Goto { chain: t.name.clone() }
+                Target::Goto {
+                    chain: t.name.clone(),
+                }
             } else if t.unmodelled {
-                Target::Unknown { name: t.name.clone(), reason: format!("target {} is not modelled by nfwalk", t.name) }
+                Target::Unknown {
+                    name: t.name.clone(),
+                    reason: format!("target {} is not modelled by nfwalk", t.name),
+                }
             } else if t.opts_spec.is_some() {
                 build_target(&mut cx, &t, proto)
             } else {
                 target_word = Some(t.word.clone());
                 target_had_opts = !t.raw.is_empty();
                 if target_had_opts {
-                    Target::Unknown { name: t.name.clone(), reason: format!("target {} is not known to nfwalk", t.name) }
+                    Target::Unknown {
+                        name: t.name.clone(),
+                        reason: format!("target {} is not known to nfwalk", t.name),
+                    }
                 } else {
-                    Target::Jump { chain: t.name.clone() }
+                    Target::Jump {
+                        chain: t.name.clone(),
+                    }
                 }
             }
         }
     };
     if cx.errors.is_empty() {
-        Ok(ParsedRule { matches, target, counters, unknown, target_word, target_had_opts, warnings: cx.warnings })
+        Ok(ParsedRule {
+            matches,
+            target,
+            counters,
+            unknown,
+            target_word,
+            target_had_opts,
+            warnings: cx.warnings,
+        })
     } else {
         Err(cx.errors)
     }
@@ -705,21 +890,31 @@ fn inverted_range(s: &str) -> Option<nfwalk_model::ruleset::PortRange> {
 /// Old-style `--opt ! value` negation: a `!` followed by a value (not by another option).
 fn is_inner_neg(words: &[Word], i: usize) -> bool {
     words.get(i).is_some_and(|a| a.text == "!")
-        && words.get(i + 1).is_some_and(|v| !v.text.starts_with('-') || v.text.len() == 1 || v.text.as_bytes().get(1).is_some_and(|b| b.is_ascii_digit()))
+        && words.get(i + 1).is_some_and(|v| {
+            !v.text.starts_with('-')
+                || v.text.len() == 1
+                || v.text.as_bytes().get(1).is_some_and(|b| b.is_ascii_digit())
+        })
 }
 
 /// Why a value that is not an address may still be kept: anonymised dumps and host names.
 fn placeholder(s: &str) -> Option<String> {
     let a = s.split('/').next().unwrap_or(s);
-    if a.contains('<') || a.contains('>') || (a.contains(['X', 'x']) && a.chars().all(|c| "Xx:.-0123456789".contains(c))) {
+    if a.contains('<')
+        || a.contains('>')
+        || (a.contains(['X', 'x']) && a.chars().all(|c| "Xx:.-0123456789".contains(c)))
+    {
         return Some("anonymised placeholder instead of a value".to_string());
     }
     if a.chars().any(|c| c.is_ascii_alphabetic())
         && a.contains('.')
-        && a.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+        && a.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
         || a == "localhost"
     {
-        return Some(format!("`{a}` is a host name; nfwalk cannot resolve names offline"));
+        return Some(format!(
+            "`{a}` is a host name; nfwalk cannot resolve names offline"
+        ));
     }
     None
 }
@@ -739,9 +934,21 @@ enum Resolved {
     Ambiguous,
 }
 
-fn resolve(opt: &str, insts: &[Inst], target: Option<&TargetInst>, cx: &mut Ctx, w: &Word) -> Resolved {
+fn resolve(
+    opt: &str,
+    insts: &[Inst],
+    target: Option<&TargetInst>,
+    cx: &mut Ctx,
+    w: &Word,
+) -> Resolved {
     if BASIC_SHORT.contains(&opt) {
-        return Resolved::Basic(BASIC_SHORT.iter().find(|s| **s == opt).copied().unwrap_or("-s"));
+        return Resolved::Basic(
+            BASIC_SHORT
+                .iter()
+                .find(|s| **s == opt)
+                .copied()
+                .unwrap_or("-s"),
+        );
     }
     let Some(long) = opt.strip_prefix("--") else {
         return Resolved::NotFound;
@@ -784,7 +991,11 @@ fn resolve(opt: &str, insts: &[Inst], target: Option<&TargetInst>, cx: &mut Ctx,
             }
             let mut names: Vec<String> = pre.iter().map(|c| format!("--{}", c.1)).collect();
             names.dedup();
-            cx.err(w, "ambiguous option abbreviation", Some(format!("it could be {}", names.join(", "))));
+            cx.err(
+                w,
+                "ambiguous option abbreviation",
+                Some(format!("it could be {}", names.join(", "))),
+            );
             Resolved::Ambiguous
         }
     }
@@ -830,25 +1041,48 @@ fn unknown_option_hint(opt: &str, insts: &[Inst], target: Option<&TargetInst>) -
     if !owners.is_empty() {
         let first = owners[0];
         return Some(if matches!(first, "tcp" | "udp" | "sctp") {
-            format!("--{long} belongs to module {}; add `-p {first}` (or `-m {first}`) before it", owners.join("/"))
+            format!(
+                "--{long} belongs to module {}; add `-p {first}` (or `-m {first}`) before it",
+                owners.join("/")
+            )
         } else {
-            format!("--{long} belongs to module {}; add `-m {first}` before it", owners.join("/"))
+            format!(
+                "--{long} belongs to module {}; add `-m {first}` before it",
+                owners.join("/")
+            )
         });
     }
-    let mut all: Vec<&str> = MODULES.iter().filter_map(|m| match_opts(m)).flat_map(|o| o.iter().map(|(n, _)| *n)).collect();
+    let mut all: Vec<&str> = MODULES
+        .iter()
+        .filter_map(|m| match_opts(m))
+        .flat_map(|o| o.iter().map(|(n, _)| *n))
+        .collect();
     all.extend(BASIC_LONG.iter().map(|(n, _)| *n));
-    closest(long, all).map(|c| format!("did you mean --{c}? (it may need its module loaded with -m)"))
+    closest(long, all)
+        .map(|c| format!("did you mean --{c}? (it may need its module loaded with -m)"))
 }
 
 fn mk(module: &str, negated: bool, kind: MatchKind, text: String) -> Match {
-    Match { negated, module: module.to_string(), kind, text }
+    Match {
+        negated,
+        module: module.to_string(),
+        kind,
+        text,
+    }
 }
 
 fn unknown_kind(module: &str, what: &str) -> MatchKind {
-    MatchKind::Unknown { reason: format!("{what} of match module '{module}' is not modelled") }
+    MatchKind::Unknown {
+        reason: format!("{what} of match module '{module}' is not modelled"),
+    }
 }
 
-fn build_match(cx: &mut Ctx, inst: &Inst, proto: Option<(Option<Proto>, bool)>, out: &mut Vec<Match>) {
+fn build_match(
+    cx: &mut Ctx,
+    inst: &Inst,
+    proto: Option<(Option<Proto>, bool)>,
+    out: &mut Vec<Match>,
+) {
     let ipv6 = cx.ipv6;
     match inst.kind {
         InstKind::Unknown => {
@@ -860,7 +1094,9 @@ fn build_match(cx: &mut Ctx, inst: &Inst, proto: Option<(Option<Proto>, bool)>, 
             out.push(mk(
                 &inst.name,
                 false,
-                MatchKind::Unknown { reason: format!("match module '{}' is not modelled", inst.name) },
+                MatchKind::Unknown {
+                    reason: format!("match module '{}' is not modelled", inst.name),
+                },
                 text,
             ));
         }
@@ -916,7 +1152,24 @@ fn build_match(cx: &mut Ctx, inst: &Inst, proto: Option<(Option<Proto>, bool)>, 
                         MatchKind::Proto { proto }
                     }
                     Err(e) => {
-                        cx.err(a, e, did_you_mean(&a.text, ["tcp", "udp", "icmp", "sctp", "all", "gre", "esp", "ah", "ipv6-icmp"]));
+                        cx.err(
+                            a,
+                            e,
+                            did_you_mean(
+                                &a.text,
+                                [
+                                    "tcp",
+                                    "udp",
+                                    "icmp",
+                                    "sctp",
+                                    "all",
+                                    "gre",
+                                    "esp",
+                                    "ah",
+                                    "ipv6-icmp",
+                                ],
+                            ),
+                        );
                         return;
                     }
                 },
@@ -929,7 +1182,12 @@ fn build_match(cx: &mut Ctx, inst: &Inst, proto: Option<(Option<Proto>, bool)>, 
     }
 }
 
-fn needs_proto(cx: &mut Ctx, inst: &Inst, proto: Option<(Option<Proto>, bool)>, allowed: &[u8]) -> bool {
+fn needs_proto(
+    cx: &mut Ctx,
+    inst: &Inst,
+    proto: Option<(Option<Proto>, bool)>,
+    allowed: &[u8],
+) -> bool {
     let ok = matches!(proto, Some((Some(p), false)) if allowed.contains(&p.0));
     if !ok {
         let names: Vec<String> = allowed.iter().map(|p| Proto(*p).name()).collect();
@@ -942,7 +1200,12 @@ fn needs_proto(cx: &mut Ctx, inst: &Inst, proto: Option<(Option<Proto>, bool)>, 
     ok
 }
 
-fn build_module(cx: &mut Ctx, inst: &Inst, proto: Option<(Option<Proto>, bool)>, out: &mut Vec<Match>) {
+fn build_module(
+    cx: &mut Ctx,
+    inst: &Inst,
+    proto: Option<(Option<Proto>, bool)>,
+    out: &mut Vec<Match>,
+) {
     let m = inst.name.as_str();
     let ipv6 = cx.ipv6;
     let start = out.len();
@@ -963,19 +1226,23 @@ fn build_module(cx: &mut Ctx, inst: &Inst, proto: Option<(Option<Proto>, bool)>,
             for o in &inst.opts {
                 let a = o.arg(0);
                 let kind = match o.name {
-                    "sport" | "source-port" | "dport" | "destination-port" => match parse_port_range(&a.text).or_else(|e| inverted_range(&a.text).ok_or(e)) {
-                        Ok(range) => {
-                            if range.lo > range.hi {
-                                cx.warn(a, "inverted port range matches no port (iptables-save printed it, newer iptables rejects it)");
+                    "sport" | "source-port" | "dport" | "destination-port" => {
+                        match parse_port_range(&a.text)
+                            .or_else(|e| inverted_range(&a.text).ok_or(e))
+                        {
+                            Ok(range) => {
+                                if range.lo > range.hi {
+                                    cx.warn(a, "inverted port range matches no port (iptables-save printed it, newer iptables rejects it)");
+                                }
+                                if o.name.starts_with('s') {
+                                    MatchKind::SrcPort { range }
+                                } else {
+                                    MatchKind::DstPort { range }
+                                }
                             }
-                            if o.name.starts_with('s') {
-                                MatchKind::SrcPort { range }
-                            } else {
-                                MatchKind::DstPort { range }
-                            }
+                            Err(e) => bad!(a, e),
                         }
-                        Err(e) => bad!(a, e),
-                    },
+                    }
                     "tcp-flags" => {
                         let (Some(mask), Some(comp)) = (
                             nfwalk_model::TcpFlags::parse_list(&a.text),
@@ -986,7 +1253,10 @@ fn build_module(cx: &mut Ctx, inst: &Inst, proto: Option<(Option<Proto>, bool)>,
                         };
                         MatchKind::TcpFlags { mask, comp }
                     }
-                    "syn" => MatchKind::TcpFlags { mask: 0x17, comp: 0x02 },
+                    "syn" => MatchKind::TcpFlags {
+                        mask: 0x17,
+                        comp: 0x02,
+                    },
                     "tcp-option" => match parse_uint(&a.text, 255) {
                         Ok(v) => MatchKind::TcpOption { option: v as u8 },
                         Err(e) => bad!(a, e),
@@ -1002,7 +1272,15 @@ fn build_module(cx: &mut Ctx, inst: &Inst, proto: Option<(Option<Proto>, bool)>,
             for o in &inst.opts {
                 let a = o.arg(0);
                 match parse_icmp_type(&a.text, v6) {
-                    Ok((t, c)) => out.push(mk(m, o.negated, MatchKind::IcmpType { icmp_type: t, code: c }, o.text())),
+                    Ok((t, c)) => out.push(mk(
+                        m,
+                        o.negated,
+                        MatchKind::IcmpType {
+                            icmp_type: t,
+                            code: c,
+                        },
+                        o.text(),
+                    )),
                     Err(e) => cx.err(a, e, did_you_mean(&a.text, icmp_names(v6))),
                 }
             }
@@ -1017,7 +1295,12 @@ fn build_module(cx: &mut Ctx, inst: &Inst, proto: Option<(Option<Proto>, bool)>,
                     _ => PortDir::Either,
                 };
                 match parse_port_list(&a.text) {
-                    Ok(ports) => out.push(mk(m, o.negated, MatchKind::Multiport { dir, ports }, o.text())),
+                    Ok(ports) => out.push(mk(
+                        m,
+                        o.negated,
+                        MatchKind::Multiport { dir, ports },
+                        o.text(),
+                    )),
                     Err(e) => cx.err(a, e, None),
                 }
             }
@@ -1085,7 +1368,11 @@ fn build_module(cx: &mut Ctx, inst: &Inst, proto: Option<(Option<Proto>, bool)>,
             let limit_in = inst.opts.iter().any(|o| o.name == "limit-iface-in");
             let limit_out = inst.opts.iter().any(|o| o.name == "limit-iface-out");
             if limit_in && limit_out {
-                cx.err(&inst.word, "--limit-iface-in and --limit-iface-out are exclusive", None);
+                cx.err(
+                    &inst.word,
+                    "--limit-iface-in and --limit-iface-out are exclusive",
+                    None,
+                );
             }
             for o in &inst.opts {
                 if !matches!(o.name, "src-type" | "dst-type") {
@@ -1093,14 +1380,30 @@ fn build_module(cx: &mut Ctx, inst: &Inst, proto: Option<(Option<Proto>, bool)>,
                 }
                 let a = o.arg(0);
                 let Some(types) = AddrTypes::parse(&a.text) else {
-                    let part = a.text.split(',').find(|p| AddrTypes::parse(p).is_none()).unwrap_or(&a.text);
-                    cx.err(a, format!("`{part}` is not an address type"), did_you_mean(&part.to_ascii_uppercase(), AddrTypes::NAMES));
+                    let part = a
+                        .text
+                        .split(',')
+                        .find(|p| AddrTypes::parse(p).is_none())
+                        .unwrap_or(&a.text);
+                    cx.err(
+                        a,
+                        format!("`{part}` is not an address type"),
+                        did_you_mean(&part.to_ascii_uppercase(), AddrTypes::NAMES),
+                    );
                     continue;
                 };
                 let kind = if o.name == "src-type" {
-                    MatchKind::AddrTypeSrc { types, limit_in, limit_out }
+                    MatchKind::AddrTypeSrc {
+                        types,
+                        limit_in,
+                        limit_out,
+                    }
                 } else {
-                    MatchKind::AddrTypeDst { types, limit_in, limit_out }
+                    MatchKind::AddrTypeDst {
+                        types,
+                        limit_in,
+                        limit_out,
+                    }
                 };
                 out.push(mk(m, o.negated, kind, o.text()));
             }
@@ -1110,7 +1413,11 @@ fn build_module(cx: &mut Ctx, inst: &Inst, proto: Option<(Option<Proto>, bool)>,
                 let a = o.arg(0);
                 match parse_mark(&a.text) {
                     Ok((value, mask)) => {
-                        let kind = if m == "mark" { MatchKind::Mark { value, mask } } else { MatchKind::ConnMark { value, mask } };
+                        let kind = if m == "mark" {
+                            MatchKind::Mark { value, mask }
+                        } else {
+                            MatchKind::ConnMark { value, mask }
+                        };
                         out.push(mk(m, o.negated, kind, o.text()));
                     }
                     Err(e) => cx.err(a, e, None),
@@ -1124,7 +1431,14 @@ fn build_module(cx: &mut Ctx, inst: &Inst, proto: Option<(Option<Proto>, bool)>,
                     cx.err(a, "comment is longer than 255 characters", None);
                     continue;
                 }
-                out.push(mk(m, false, MatchKind::Comment { comment: a.text.clone() }, o.text()));
+                out.push(mk(
+                    m,
+                    false,
+                    MatchKind::Comment {
+                        comment: a.text.clone(),
+                    },
+                    o.text(),
+                ));
             }
         }
         "iprange" => {
@@ -1132,7 +1446,11 @@ fn build_module(cx: &mut Ctx, inst: &Inst, proto: Option<(Option<Proto>, bool)>,
                 let a = o.arg(0);
                 match parse_addr_range(&a.text, ipv6) {
                     Ok((lo, hi)) => {
-                        let kind = if o.name == "src-range" { MatchKind::SrcRange { lo, hi } } else { MatchKind::DstRange { lo, hi } };
+                        let kind = if o.name == "src-range" {
+                            MatchKind::SrcRange { lo, hi }
+                        } else {
+                            MatchKind::DstRange { lo, hi }
+                        };
                         out.push(mk(m, o.negated, kind, o.text()));
                     }
                     Err(e) => cx.err(a, e, None),
@@ -1162,7 +1480,11 @@ fn build_module(cx: &mut Ctx, inst: &Inst, proto: Option<(Option<Proto>, bool)>,
                             bad!(a, e);
                         }
                         let iface = IfacePattern(a.text.clone());
-                        if o.name == "physdev-in" { MatchKind::PhysdevIn { iface } } else { MatchKind::PhysdevOut { iface } }
+                        if o.name == "physdev-in" {
+                            MatchKind::PhysdevIn { iface }
+                        } else {
+                            MatchKind::PhysdevOut { iface }
+                        }
                     }
                     "physdev-is-in" => MatchKind::PhysdevIsIn,
                     "physdev-is-out" => MatchKind::PhysdevIsOut,
@@ -1176,30 +1498,67 @@ fn build_module(cx: &mut Ctx, inst: &Inst, proto: Option<(Option<Proto>, bool)>,
                 let a = o.arg(0);
                 let t = a.text.to_ascii_lowercase();
                 if !matches!(t.as_str(), "unicast" | "broadcast" | "multicast" | "host") {
-                    cx.err(a, "packet type must be unicast, broadcast or multicast", did_you_mean(&t, ["unicast", "broadcast", "multicast"]));
+                    cx.err(
+                        a,
+                        "packet type must be unicast, broadcast or multicast",
+                        did_you_mean(&t, ["unicast", "broadcast", "multicast"]),
+                    );
                     continue;
                 }
-                out.push(mk(m, o.negated, MatchKind::PktType { pkt_type: t }, o.text()));
+                out.push(mk(
+                    m,
+                    o.negated,
+                    MatchKind::PktType { pkt_type: t },
+                    o.text(),
+                ));
             }
         }
         "length" => {
             for o in &inst.opts {
                 let a = o.arg(0);
                 match parse_num_range(&a.text, ':', 65535) {
-                    Ok((lo, hi)) => out.push(mk(m, o.negated, MatchKind::Length { range: nfwalk_model::ruleset::PortRange { lo: lo as u16, hi: hi as u16 } }, o.text())),
+                    Ok((lo, hi)) => out.push(mk(
+                        m,
+                        o.negated,
+                        MatchKind::Length {
+                            range: nfwalk_model::ruleset::PortRange {
+                                lo: lo as u16,
+                                hi: hi as u16,
+                            },
+                        },
+                        o.text(),
+                    )),
                     Err(e) => cx.err(a, e, None),
                 }
             }
         }
         "ttl" | "hl" => {
             if inst.opts.len() > 1 {
-                cx.err(&inst.word, format!("module {m} takes only one comparison"), None);
+                cx.err(
+                    &inst.word,
+                    format!("module {m} takes only one comparison"),
+                    None,
+                );
             }
             for o in &inst.opts {
                 let a = o.arg(0);
-                let cmp = if o.name.ends_with("eq") { Cmp::Eq } else if o.name.ends_with("lt") { Cmp::Lt } else { Cmp::Gt };
+                let cmp = if o.name.ends_with("eq") {
+                    Cmp::Eq
+                } else if o.name.ends_with("lt") {
+                    Cmp::Lt
+                } else {
+                    Cmp::Gt
+                };
                 match parse_uint(&a.text, 255) {
-                    Ok(v) => out.push(mk(m, o.negated, MatchKind::Ttl { cmp, value: v as u8 }, o.text())),
+                    Ok(v) => out.push(mk(
+                        m,
+                        o.negated,
+                        MatchKind::Ttl {
+                            cmp,
+                            value: v as u8,
+                        },
+                        o.text(),
+                    )),
                     Err(e) => cx.err(a, e, None),
                 }
             }
@@ -1218,12 +1577,15 @@ fn build_module(cx: &mut Ctx, inst: &Inst, proto: Option<(Option<Proto>, bool)>,
                 let r = match named {
                     Some(v) => Ok((v, 0x3f)),
                     None => match a.text.split_once('/') {
-                        Some((v, mk_)) => parse_uint(v, 255).and_then(|v| parse_uint(mk_, 255).map(|mm| (v as u8, mm as u8))),
+                        Some((v, mk_)) => parse_uint(v, 255)
+                            .and_then(|v| parse_uint(mk_, 255).map(|mm| (v as u8, mm as u8))),
                         None => parse_uint(&a.text, 255).map(|v| (v as u8, 0xff)),
                     },
                 };
                 match r {
-                    Ok((value, mask)) => out.push(mk(m, o.negated, MatchKind::Tos { value, mask }, o.text())),
+                    Ok((value, mask)) => {
+                        out.push(mk(m, o.negated, MatchKind::Tos { value, mask }, o.text()))
+                    }
                     Err(e) => cx.err(a, e, None),
                 }
             }
@@ -1249,13 +1611,21 @@ fn build_module(cx: &mut Ctx, inst: &Inst, proto: Option<(Option<Proto>, bool)>,
                         let a = o.arg(0);
                         let r = match a.text.as_str() {
                             "root" => Ok((0, 0)),
-                            t if t.bytes().next().is_some_and(|b| b.is_ascii_digit()) => parse_num_range(t, '-', u32::MAX as u64 - 1),
-                            t => Err(format!("`{t}` is a name; nfwalk cannot resolve user/group names offline")),
+                            t if t.bytes().next().is_some_and(|b| b.is_ascii_digit()) => {
+                                parse_num_range(t, '-', u32::MAX as u64 - 1)
+                            }
+                            t => Err(format!(
+                                "`{t}` is a name; nfwalk cannot resolve user/group names offline"
+                            )),
                         };
                         match r {
                             Ok((lo, hi)) => {
                                 let (lo, hi) = (lo as u32, hi as u32);
-                                if o.name == "uid-owner" { MatchKind::UidOwner { lo, hi } } else { MatchKind::GidOwner { lo, hi } }
+                                if o.name == "uid-owner" {
+                                    MatchKind::UidOwner { lo, hi }
+                                } else {
+                                    MatchKind::GidOwner { lo, hi }
+                                }
                             }
                             Err(e) if e.contains("is a name") => MatchKind::Unknown { reason: e },
                             Err(e) => bad!(a, e),
@@ -1285,7 +1655,11 @@ fn build_module(cx: &mut Ctx, inst: &Inst, proto: Option<(Option<Proto>, bool)>,
                 };
                 if let Some(c) = c {
                     if cmd.is_some() {
-                        cx.err(&o.word, "recent takes only one of --set, --rcheck, --update, --remove", None);
+                        cx.err(
+                            &o.word,
+                            "recent takes only one of --set, --rcheck, --update, --remove",
+                            None,
+                        );
                     }
                     cmd = Some(c);
                     negated |= o.negated;
@@ -1312,13 +1686,32 @@ fn build_module(cx: &mut Ctx, inst: &Inst, proto: Option<(Option<Proto>, bool)>,
                 }
             }
             let Some(cmd) = cmd else {
-                cx.err(&inst.word, "recent needs one of --set, --rcheck, --update, --remove", None);
+                cx.err(
+                    &inst.word,
+                    "recent needs one of --set, --rcheck, --update, --remove",
+                    None,
+                );
                 return;
             };
             if cmd == RecentCmd::Set && inst.opts.iter().any(|o| o.name == "rttl") {
-                cx.err(&inst.word, "--rttl only works with --rcheck or --update", None);
+                cx.err(
+                    &inst.word,
+                    "--rttl only works with --rcheck or --update",
+                    None,
+                );
             }
-            out.push(mk(m, negated, MatchKind::Recent { name, cmd, rdest, seconds, hitcount }, texts.join(" ")));
+            out.push(mk(
+                m,
+                negated,
+                MatchKind::Recent {
+                    name,
+                    cmd,
+                    rdest,
+                    seconds,
+                    hitcount,
+                },
+                texts.join(" "),
+            ));
         }
         "limit" => {
             let mut per_second = 3.0 / 3600.0;
@@ -1341,7 +1734,12 @@ fn build_module(cx: &mut Ctx, inst: &Inst, proto: Option<(Option<Proto>, bool)>,
                     }
                 }
             }
-            out.push(mk(m, negated, MatchKind::Limit { per_second, burst }, texts.join(" ")));
+            out.push(mk(
+                m,
+                negated,
+                MatchKind::Limit { per_second, burst },
+                texts.join(" "),
+            ));
         }
         "hashlimit" => {
             let mut rate = None;
@@ -1374,7 +1772,11 @@ fn build_module(cx: &mut Ctx, inst: &Inst, proto: Option<(Option<Proto>, bool)>,
                     "hashlimit-mode" => {
                         for p in a.text.split(',') {
                             if !matches!(p, "srcip" | "dstip" | "srcport" | "dstport") {
-                                cx.err(a, format!("`{p}` is not a hashlimit mode"), did_you_mean(p, ["srcip", "dstip", "srcport", "dstport"]));
+                                cx.err(
+                                    a,
+                                    format!("`{p}` is not a hashlimit mode"),
+                                    did_you_mean(p, ["srcip", "dstip", "srcport", "dstport"]),
+                                );
                             }
                         }
                     }
@@ -1386,12 +1788,21 @@ fn build_module(cx: &mut Ctx, inst: &Inst, proto: Option<(Option<Proto>, bool)>,
                 return;
             };
             let Some(per_second) = rate else {
-                cx.err(&inst.word, "hashlimit needs --hashlimit-upto or --hashlimit-above", None);
+                cx.err(
+                    &inst.word,
+                    "hashlimit needs --hashlimit-upto or --hashlimit-above",
+                    None,
+                );
                 return;
             };
             let kind = match unmodelled {
                 Some(r) => MatchKind::Unknown { reason: r.into() },
-                None => MatchKind::HashLimit { per_second, burst, above, name },
+                None => MatchKind::HashLimit {
+                    per_second,
+                    burst,
+                    above,
+                    name,
+                },
             };
             out.push(mk(m, false, kind, texts.join(" ")));
         }
@@ -1400,7 +1811,11 @@ fn build_module(cx: &mut Ctx, inst: &Inst, proto: Option<(Option<Proto>, bool)>,
             let texts: Vec<String> = inst.opts.iter().map(|o| o.text()).collect();
             let negated = inst.opts.iter().any(|o| o.negated);
             let Some(mode) = get("mode") else {
-                cx.err(&inst.word, "statistic needs --mode random or --mode nth", None);
+                cx.err(
+                    &inst.word,
+                    "statistic needs --mode random or --mode nth",
+                    None,
+                );
                 return;
             };
             let mode_s = mode.arg(0).text.as_str();
@@ -1413,18 +1828,30 @@ fn build_module(cx: &mut Ctx, inst: &Inst, proto: Option<(Option<Proto>, bool)>,
                     match p.arg(0).text.parse::<f64>() {
                         Ok(v) if (0.0..=1.0).contains(&v) => Statistic::Random { probability: v },
                         _ => {
-                            cx.err(p.arg(0), "probability must be a number between 0 and 1", None);
+                            cx.err(
+                                p.arg(0),
+                                "probability must be a number between 0 and 1",
+                                None,
+                            );
                             return;
                         }
                     }
                 }
                 "nth" => {
                     let every = get("every").map(|o| parse_u32(&o.arg(0).text));
-                    let packet = get("packet").map(|o| parse_u32(&o.arg(0).text)).unwrap_or(Ok(0));
+                    let packet = get("packet")
+                        .map(|o| parse_u32(&o.arg(0).text))
+                        .unwrap_or(Ok(0));
                     match (every, packet) {
-                        (Some(Ok(every)), Ok(packet)) if every > 0 && packet < every => Statistic::Nth { every, packet },
+                        (Some(Ok(every)), Ok(packet)) if every > 0 && packet < every => {
+                            Statistic::Nth { every, packet }
+                        }
                         _ => {
-                            cx.err(&mode.word, "--mode nth needs --every N (N > 0) and --packet below N", None);
+                            cx.err(
+                                &mode.word,
+                                "--mode nth needs --every N (N > 0) and --packet below N",
+                                None,
+                            );
                             return;
                         }
                     }
@@ -1434,7 +1861,12 @@ fn build_module(cx: &mut Ctx, inst: &Inst, proto: Option<(Option<Proto>, bool)>,
                     return;
                 }
             };
-            out.push(mk(m, negated, MatchKind::Statistic { mode: stat }, texts.join(" ")));
+            out.push(mk(
+                m,
+                negated,
+                MatchKind::Statistic { mode: stat },
+                texts.join(" "),
+            ));
         }
         "set" => {
             for o in &inst.opts {
@@ -1464,8 +1896,16 @@ fn build_module(cx: &mut Ctx, inst: &Inst, proto: Option<(Option<Proto>, bool)>,
     }
     let required = !matches!(m, "tcp" | "udp" | "sctp" | "icmp" | "icmp6" | "comment");
     if required && out.len() == start && inst.opts.is_empty() {
-        let opts: Vec<String> = match_opts(m).unwrap_or(&[]).iter().map(|(n, _)| format!("--{n}")).collect();
-        cx.err(&inst.word, format!("module {m} needs an option"), Some(format!("options of {m}: {}", opts.join(" "))));
+        let opts: Vec<String> = match_opts(m)
+            .unwrap_or(&[])
+            .iter()
+            .map(|(n, _)| format!("--{n}"))
+            .collect();
+        cx.err(
+            &inst.word,
+            format!("module {m} needs an option"),
+            Some(format!("options of {m}: {}", opts.join(" "))),
+        );
     }
     let _ = inst.implicit;
 }
@@ -1518,7 +1958,10 @@ fn build_target(cx: &mut Ctx, t: &TargetInst, proto: Option<(Option<Proto>, bool
         }
     }
     let ports_proto_ok = matches!(proto, Some((Some(p), false)) if p.has_ports());
-    let fallback = Target::Unknown { name: name.to_string(), reason: "invalid options".into() };
+    let fallback = Target::Unknown {
+        name: name.to_string(),
+        reason: "invalid options".into(),
+    };
     match name {
         "ACCEPT" => Target::Accept,
         "DROP" => Target::Drop,
@@ -1527,7 +1970,12 @@ fn build_target(cx: &mut Ctx, t: &TargetInst, proto: Option<(Option<Proto>, bool
         "TRACE" => Target::Trace,
         "REJECT" => {
             let with = match get("reject-with") {
-                None => if ipv6 { "icmp6-port-unreachable" } else { "icmp-port-unreachable" }.to_string(),
+                None => if ipv6 {
+                    "icmp6-port-unreachable"
+                } else {
+                    "icmp-port-unreachable"
+                }
+                .to_string(),
                 Some(o) => match reject_with(&o.arg(0).text, ipv6) {
                     Some(w) => {
                         if w == "tcp-reset" && !matches!(proto, Some((Some(Proto::TCP), false))) {
@@ -1537,11 +1985,30 @@ fn build_target(cx: &mut Ctx, t: &TargetInst, proto: Option<(Option<Proto>, bool
                     }
                     None => {
                         let names: &[&str] = if ipv6 {
-                            &["icmp6-no-route", "icmp6-adm-prohibited", "icmp6-addr-unreachable", "icmp6-port-unreachable", "tcp-reset"]
+                            &[
+                                "icmp6-no-route",
+                                "icmp6-adm-prohibited",
+                                "icmp6-addr-unreachable",
+                                "icmp6-port-unreachable",
+                                "tcp-reset",
+                            ]
                         } else {
-                            &["icmp-net-unreachable", "icmp-host-unreachable", "icmp-port-unreachable", "icmp-proto-unreachable", "icmp-net-prohibited", "icmp-host-prohibited", "icmp-admin-prohibited", "tcp-reset"]
+                            &[
+                                "icmp-net-unreachable",
+                                "icmp-host-unreachable",
+                                "icmp-port-unreachable",
+                                "icmp-proto-unreachable",
+                                "icmp-net-prohibited",
+                                "icmp-host-prohibited",
+                                "icmp-admin-prohibited",
+                                "tcp-reset",
+                            ]
                         };
-                        cx.err(o.arg(0), "unknown reject type", did_you_mean(&o.arg(0).text, names.iter().copied()));
+                        cx.err(
+                            o.arg(0),
+                            "unknown reject type",
+                            did_you_mean(&o.arg(0).text, names.iter().copied()),
+                        );
                         return fallback;
                     }
                 },
@@ -1556,7 +2023,9 @@ fn build_target(cx: &mut Ctx, t: &TargetInst, proto: Option<(Option<Proto>, bool
                     None => cx.err(o.arg(0), "log level must be 0-7 or emerg, alert, crit, error, warning, notice, info, debug", None),
                 }
             }
-            let prefix = get("log-prefix").map(|o| o.arg(0).text.clone()).unwrap_or_default();
+            let prefix = get("log-prefix")
+                .map(|o| o.arg(0).text.clone())
+                .unwrap_or_default();
             if prefix.len() > 29 {
                 if let Some(o) = get("log-prefix") {
                     cx.err(o.arg(0), "log prefix is longer than 29 characters", None);
@@ -1580,7 +2049,9 @@ fn build_target(cx: &mut Ctx, t: &TargetInst, proto: Option<(Option<Proto>, bool
                     Err(e) => cx.err(o.arg(0), e, None),
                 }
             }
-            let prefix = get("nflog-prefix").map(|o| o.arg(0).text.clone()).unwrap_or_default();
+            let prefix = get("nflog-prefix")
+                .map(|o| o.arg(0).text.clone())
+                .unwrap_or_default();
             if prefix.len() > 63 {
                 if let Some(o) = get("nflog-prefix") {
                     cx.err(o.arg(0), "nflog prefix is longer than 63 characters", None);
@@ -1610,7 +2081,10 @@ fn build_target(cx: &mut Ctx, t: &TargetInst, proto: Option<(Option<Proto>, bool
                         match r {
                             Ok((v, mm)) => match o.name {
                                 "set-xmark" => XMark { value: v, mask: mm },
-                                "set-mark" => XMark { value: v, mask: v | mm },
+                                "set-mark" => XMark {
+                                    value: v,
+                                    mask: v | mm,
+                                },
                                 "and-mark" => XMark { value: 0, mask: !v },
                                 "or-mark" => XMark { value: v, mask: v },
                                 _ => XMark { value: v, mask: 0 },
@@ -1655,23 +2129,43 @@ fn build_target(cx: &mut Ctx, t: &TargetInst, proto: Option<(Option<Proto>, bool
                 ("CONNMARK", None, Some(_)) => Target::ConnmarkRestore { nfmask, ctmask },
                 _ => {
                     if cx.errors.is_empty() {
-                        cx.err(&t.word, format!("{name} needs an action"), Some(if name == "MARK" { "e.g. --set-xmark 0x1/0xffffffff".into() } else { "e.g. --set-xmark, --save-mark or --restore-mark".into() }));
+                        cx.err(
+                            &t.word,
+                            format!("{name} needs an action"),
+                            Some(if name == "MARK" {
+                                "e.g. --set-xmark 0x1/0xffffffff".into()
+                            } else {
+                                "e.g. --set-xmark, --save-mark or --restore-mark".into()
+                            }),
+                        );
                     }
                     fallback
                 }
             }
         }
         "DNAT" | "SNAT" => {
-            let optname = if name == "DNAT" { "to-destination" } else { "to-source" };
+            let optname = if name == "DNAT" {
+                "to-destination"
+            } else {
+                "to-source"
+            };
             let tos: Vec<&OptUse> = t.opts.iter().filter(|o| o.name == optname).collect();
             if tos.len() > 1 {
-                cx.err(&tos[1].word, format!("--{optname} given more than once"), Some("current kernels take a single range".into()));
+                cx.err(
+                    &tos[1].word,
+                    format!("--{optname} given more than once"),
+                    Some("current kernels take a single range".into()),
+                );
             }
             let to = match tos.first() {
                 Some(o) => match parse_nat_range(&o.arg(0).text, ipv6) {
                     Ok(r) => {
                         if r.ports.is_some() && !ports_proto_ok {
-                            cx.err(o.arg(0), "a port in the NAT range needs -p tcp, udp, sctp or dccp", None);
+                            cx.err(
+                                o.arg(0),
+                                "a port in the NAT range needs -p tcp, udp, sctp or dccp",
+                                None,
+                            );
                         }
                         r
                     }
@@ -1680,12 +2174,25 @@ fn build_target(cx: &mut Ctx, t: &TargetInst, proto: Option<(Option<Proto>, bool
                         return fallback;
                     }
                 },
-                None => nfwalk_model::ruleset::NatRange { addr_lo: None, addr_hi: None, ports: None },
+                None => nfwalk_model::ruleset::NatRange {
+                    addr_lo: None,
+                    addr_hi: None,
+                    ports: None,
+                },
             };
             if name == "DNAT" {
-                Target::Dnat { to, random: has("random"), persistent: has("persistent") }
+                Target::Dnat {
+                    to,
+                    random: has("random"),
+                    persistent: has("persistent"),
+                }
             } else {
-                Target::Snat { to, random: has("random"), random_fully: has("random-fully"), persistent: has("persistent") }
+                Target::Snat {
+                    to,
+                    random: has("random"),
+                    random_fully: has("random-fully"),
+                    persistent: has("persistent"),
+                }
             }
         }
         "MASQUERADE" | "REDIRECT" => {
@@ -1705,9 +2212,16 @@ fn build_target(cx: &mut Ctx, t: &TargetInst, proto: Option<(Option<Proto>, bool
                 None => None,
             };
             if name == "MASQUERADE" {
-                Target::Masquerade { ports, random: has("random"), random_fully: has("random-fully") }
+                Target::Masquerade {
+                    ports,
+                    random: has("random"),
+                    random_fully: has("random-fully"),
+                }
             } else {
-                Target::Redirect { ports, random: has("random") }
+                Target::Redirect {
+                    ports,
+                    random: has("random"),
+                }
             }
         }
         "NETMAP" => match get("to") {
@@ -1734,11 +2248,17 @@ fn build_target(cx: &mut Ctx, t: &TargetInst, proto: Option<(Option<Proto>, bool
                 },
                 None => None,
             };
-            Target::Ct { notrack: has("notrack"), zone, helper: get("helper").map(|o| o.arg(0).text.clone()) }
+            Target::Ct {
+                notrack: has("notrack"),
+                zone,
+                helper: get("helper").map(|o| o.arg(0).text.clone()),
+            }
         }
         "TCPMSS" => match (get("set-mss"), has("clamp-mss-to-pmtu")) {
             (Some(o), false) => match parse_uint(&o.arg(0).text, 65535) {
-                Ok(v) => Target::Tcpmss { set_mss: Some(v as u16) },
+                Ok(v) => Target::Tcpmss {
+                    set_mss: Some(v as u16),
+                },
                 Err(e) => {
                     cx.err(o.arg(0), e, None);
                     fallback
@@ -1746,7 +2266,11 @@ fn build_target(cx: &mut Ctx, t: &TargetInst, proto: Option<(Option<Proto>, bool
             },
             (None, true) => Target::Tcpmss { set_mss: None },
             _ => {
-                cx.err(&t.word, "TCPMSS needs exactly one of --set-mss and --clamp-mss-to-pmtu", None);
+                cx.err(
+                    &t.word,
+                    "TCPMSS needs exactly one of --set-mss and --clamp-mss-to-pmtu",
+                    None,
+                );
                 fallback
             }
         },
@@ -1774,11 +2298,17 @@ fn build_target(cx: &mut Ctx, t: &TargetInst, proto: Option<(Option<Proto>, bool
         },
         "DSCP" => {
             let v = if let Some(o) = get("set-dscp") {
-                parse_uint(&o.arg(0).text, 63).map(|v| v as u8).map_err(|e| (o.arg(0), e))
+                parse_uint(&o.arg(0).text, 63)
+                    .map(|v| v as u8)
+                    .map_err(|e| (o.arg(0), e))
             } else if let Some(o) = get("set-dscp-class") {
-                dscp_class(&o.arg(0).text).ok_or_else(|| (o.arg(0), format!("`{}` is not a DSCP class", o.arg(0).text)))
+                dscp_class(&o.arg(0).text)
+                    .ok_or_else(|| (o.arg(0), format!("`{}` is not a DSCP class", o.arg(0).text)))
             } else {
-                Err((&t.word, "DSCP needs --set-dscp or --set-dscp-class".to_string()))
+                Err((
+                    &t.word,
+                    "DSCP needs --set-dscp or --set-dscp-class".to_string(),
+                ))
             };
             match v {
                 Ok(value) => Target::SetDscp { value },

@@ -40,17 +40,40 @@ fn docker_dump() {
     let nat = l.ruleset.table(TableName::Nat).unwrap();
     let pre = nat.chain("PREROUTING").unwrap();
     assert_eq!(pre.policy, Some(Verdict::Accept));
-    assert_eq!(pre.counters, Some(Counters { packets: 12, bytes: 720 }));
+    assert_eq!(
+        pre.counters,
+        Some(Counters {
+            packets: 12,
+            bytes: 720
+        })
+    );
     assert_eq!(pre.line, 3);
-    assert_eq!(pre.rules[0].counters, Some(Counters { packets: 5, bytes: 300 }));
-    assert_eq!(pre.rules[0].text, "-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER");
+    assert_eq!(
+        pre.rules[0].counters,
+        Some(Counters {
+            packets: 5,
+            bytes: 300
+        })
+    );
+    assert_eq!(
+        pre.rules[0].text,
+        "-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER"
+    );
     let d = nat.chain("DOCKER").unwrap();
     assert_eq!(d.policy, None);
     let r = &d.rules[0];
     assert_eq!(r.line, 10);
     assert_eq!(r.text, "-A DOCKER ! -i docker0 -p tcp -m tcp --dport 10000 -j DNAT --to-destination 172.17.0.2:6379");
     assert!(r.matches[0].negated);
-    assert_eq!(r.matches[2].kind, MatchKind::DstPort { range: PortRange { lo: 10000, hi: 10000 } });
+    assert_eq!(
+        r.matches[2].kind,
+        MatchKind::DstPort {
+            range: PortRange {
+                lo: 10000,
+                hi: 10000
+            }
+        }
+    );
     assert_eq!(
         r.target,
         Target::Dnat {
@@ -75,7 +98,11 @@ fn docker_dump() {
 
 #[test]
 fn missing_builtins_are_created() {
-    let l = parse_save("old.rules", "*nat\n:PREROUTING ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n").unwrap();
+    let l = parse_save(
+        "old.rules",
+        "*nat\n:PREROUTING ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n",
+    )
+    .unwrap();
     let nat = l.ruleset.table(TableName::Nat).unwrap();
     let input = nat.chain("INPUT").unwrap();
     assert_eq!(input.policy, Some(Verdict::Accept));
@@ -94,15 +121,34 @@ fn builtin_with_dash_policy() {
 fn unknown_module_kept_with_one_warning() {
     let text = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m string --string foo --algo bm -j DROP\n-A INPUT -m string --string bar --algo kmp -p tcp --dport 1 -j NFQUEUE --queue-num 3\nCOMMIT\n";
     let l = parse_save("u", text).unwrap();
-    let rules = &l.ruleset.table(TableName::Filter).unwrap().chain("INPUT").unwrap().rules;
-    assert!(matches!(rules[0].matches[0].kind, MatchKind::Unknown { .. }));
+    let rules = &l
+        .ruleset
+        .table(TableName::Filter)
+        .unwrap()
+        .chain("INPUT")
+        .unwrap()
+        .rules;
+    assert!(matches!(
+        rules[0].matches[0].kind,
+        MatchKind::Unknown { .. }
+    ));
     assert_eq!(rules[0].matches[0].text, "-m string --string foo --algo bm");
     assert_eq!(rules[0].target, Target::Drop);
     assert!(matches!(rules[1].target, Target::Unknown { .. }));
-    assert!(matches!(rules[1].matches[2].kind, MatchKind::DstPort { .. }));
-    let w: Vec<_> = l.diagnostics.iter().filter(|d| d.severity == Severity::Warning).collect();
+    assert!(matches!(
+        rules[1].matches[2].kind,
+        MatchKind::DstPort { .. }
+    ));
+    let w: Vec<_> = l
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Warning)
+        .collect();
     assert_eq!(w.len(), 2, "{w:?}");
-    assert_eq!((w[0].line, w[0].col, w[0].token.as_str()), (3, 13, "string"));
+    assert_eq!(
+        (w[0].line, w[0].col, w[0].token.as_str()),
+        (3, 13, "string")
+    );
     assert_eq!(w[1].token, "NFQUEUE");
 }
 
@@ -114,7 +160,8 @@ fn prefixes_and_options_after_target() {
     assert_eq!(m[2].kind, MatchKind::CtDir { reply: true });
     assert!(matches!(t, Target::Dnat { .. }));
     // A match option after -j goes to the loaded module.
-    let (m, t) = parse_rule_words("x", 1, &words("-p tcp -m tcp -j ACCEPT --dport 22"), false).unwrap();
+    let (m, t) =
+        parse_rule_words("x", 1, &words("-p tcp -m tcp -j ACCEPT --dport 22"), false).unwrap();
     assert_eq!(m.len(), 2);
     assert_eq!(t, Target::Accept);
     // --cts is ambiguous: ctstate / ctstatus.
@@ -137,7 +184,10 @@ fn error_unknown_option_with_hint() {
 fn error_option_without_module() {
     let e = rule_err("--ctstate NEW -j ACCEPT");
     assert_eq!(e[0].col, 1);
-    assert_eq!(e[0].hint.as_deref(), Some("--ctstate belongs to module conntrack; add `-m conntrack` before it"));
+    assert_eq!(
+        e[0].hint.as_deref(),
+        Some("--ctstate belongs to module conntrack; add `-m conntrack` before it")
+    );
 }
 
 #[test]
@@ -147,7 +197,11 @@ fn error_bad_address_and_port() {
     assert_eq!(e[0].message, "`10.0.0.300` is not an IPv4 address");
     assert_eq!((e[1].col, e[1].token.as_str()), (30, "70000"));
     let e = rule_err("-s 1.2.3.4,5.6.7.8 -j DROP");
-    assert!(e[0].hint.as_deref().unwrap().contains("one rule per address"));
+    assert!(e[0]
+        .hint
+        .as_deref()
+        .unwrap()
+        .contains("one rule per address"));
 }
 
 #[test]
@@ -163,10 +217,19 @@ fn errors_in_dump_are_all_collected() {
     let err = parse_save("f.rules", text).unwrap_err();
     let e: Vec<String> = err.errors().map(|d| d.to_string()).collect();
     assert_eq!(e.len(), 4, "{e:#?}");
-    assert_eq!(e[0], "f.rules:3:25: error: port `99999` is out of range 0..=65535: `99999`");
-    assert_eq!(e[1], "f.rules:4:4: error: unknown chain in table filter: `INPTU`\n  hint: did you mean INPUT?");
+    assert_eq!(
+        e[0],
+        "f.rules:3:25: error: port `99999` is out of range 0..=65535: `99999`"
+    );
+    assert_eq!(
+        e[1],
+        "f.rules:4:4: error: unknown chain in table filter: `INPTU`\n  hint: did you mean INPUT?"
+    );
     assert_eq!(e[2], "f.rules:5:13: error: jump to a chain that does not exist in table filter: `NOSUCH`\n  hint: declare it with `:NOSUCH - [0:0]` after the *filter header");
-    assert_eq!(e[3], "f.rules:7:2: error: unknown table: `natt`\n  hint: did you mean nat?");
+    assert_eq!(
+        e[3],
+        "f.rules:7:2: error: unknown table: `natt`\n  hint: did you mean nat?"
+    );
 }
 
 #[test]
@@ -194,9 +257,17 @@ fn miette_renders_caret() {
 fn wrapped_dump_gets_a_note() {
     let text = format!("root@host:~# iptables-save\n{DOCKER}root@host:~# exit\n");
     let l = load("w", &text).unwrap();
-    let notes: Vec<_> = l.diagnostics.iter().filter(|d| d.severity == Severity::Note).collect();
+    let notes: Vec<_> = l
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Note)
+        .collect();
     assert_eq!(notes.len(), 2, "{:#?}", l.diagnostics);
-    assert!(notes[0].message.contains("starts at line 2"), "{}", notes[0].message);
+    assert!(
+        notes[0].message.contains("starts at line 2"),
+        "{}",
+        notes[0].message
+    );
     assert!(notes[1].message.contains("ends at line"));
     // Line numbers stay those of the whole file.
     let nat = l.ruleset.table(TableName::Nat).unwrap();
@@ -210,9 +281,22 @@ fn dash_s_output() {
     let f = l.ruleset.table(TableName::Filter).unwrap();
     assert_eq!(f.chain("FORWARD").unwrap().policy, Some(Verdict::Drop));
     assert_eq!(f.chain("DOCKER-USER").unwrap().rules.len(), 1);
-    assert!(l.diagnostics.iter().any(|d| d.message.contains("table filter")));
-    let l = parse_dash_s("s", "-P PREROUTING ACCEPT\n-A PREROUTING -j FOO\n", TableName::Raw).unwrap();
-    assert!(l.ruleset.table(TableName::Raw).unwrap().chain("FOO").is_some());
+    assert!(l
+        .diagnostics
+        .iter()
+        .any(|d| d.message.contains("table filter")));
+    let l = parse_dash_s(
+        "s",
+        "-P PREROUTING ACCEPT\n-A PREROUTING -j FOO\n",
+        TableName::Raw,
+    )
+    .unwrap();
+    assert!(l
+        .ruleset
+        .table(TableName::Raw)
+        .unwrap()
+        .chain("FOO")
+        .is_some());
 }
 
 #[test]
@@ -220,34 +304,111 @@ fn ipv6_save() {
     let text = "# Generated by ip6tables-save v1.8.7\n*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n-A INPUT -s fe80::/10 -p ipv6-icmp -m icmp6 --icmpv6-type neighbour-solicitation -j ACCEPT\n-A INPUT -p icmpv6 --icmpv6-type 128 -j ACCEPT\n-A INPUT -j REJECT --reject-with icmp6-port-unreachable\nCOMMIT\n";
     let l = load("v6", text).unwrap();
     assert!(l.ruleset.ipv6);
-    let r = &l.ruleset.table(TableName::Filter).unwrap().chain("INPUT").unwrap().rules;
-    assert_eq!(r[0].matches[2].kind, MatchKind::IcmpType { icmp_type: 135, code: None });
-    assert_eq!(r[1].matches[1].kind, MatchKind::IcmpType { icmp_type: 128, code: None });
+    let r = &l
+        .ruleset
+        .table(TableName::Filter)
+        .unwrap()
+        .chain("INPUT")
+        .unwrap()
+        .rules;
+    assert_eq!(
+        r[0].matches[2].kind,
+        MatchKind::IcmpType {
+            icmp_type: 135,
+            code: None
+        }
+    );
+    assert_eq!(
+        r[1].matches[1].kind,
+        MatchKind::IcmpType {
+            icmp_type: 128,
+            code: None
+        }
+    );
 }
 
 #[test]
 fn marks_and_connmark() {
     let (_, t) = parse_rule_words("x", 1, &words("-j MARK --set-mark 0x1/0xff"), false).unwrap();
-    assert_eq!(t, Target::Mark { xmark: nfwalk_model::ruleset::XMark { value: 1, mask: 0xff } });
-    let (_, t) = parse_rule_words("x", 1, &words("-j CONNMARK --restore-mark --mask 0xf"), false).unwrap();
-    assert_eq!(t, Target::ConnmarkRestore { nfmask: 0xf, ctmask: 0xf });
+    assert_eq!(
+        t,
+        Target::Mark {
+            xmark: nfwalk_model::ruleset::XMark {
+                value: 1,
+                mask: 0xff
+            }
+        }
+    );
+    let (_, t) = parse_rule_words(
+        "x",
+        1,
+        &words("-j CONNMARK --restore-mark --mask 0xf"),
+        false,
+    )
+    .unwrap();
+    assert_eq!(
+        t,
+        Target::ConnmarkRestore {
+            nfmask: 0xf,
+            ctmask: 0xf
+        }
+    );
     let (_, t) = parse_rule_words("x", 1, &words("-j MARK --and-mark 0xf0"), false).unwrap();
-    assert_eq!(t, Target::Mark { xmark: nfwalk_model::ruleset::XMark { value: 0, mask: !0xf0 } });
+    assert_eq!(
+        t,
+        Target::Mark {
+            xmark: nfwalk_model::ruleset::XMark {
+                value: 0,
+                mask: !0xf0
+            }
+        }
+    );
 }
 
 #[test]
 fn rule_without_target_and_comment_bang() {
-    let (m, t) = parse_rule_words("x", 1, &words("-m comment --comment \"!\" -s 1.2.3.4"), false).unwrap();
+    let (m, t) = parse_rule_words(
+        "x",
+        1,
+        &words("-m comment --comment \"!\" -s 1.2.3.4"),
+        false,
+    )
+    .unwrap();
     assert_eq!(t, Target::None);
-    assert_eq!(m[0].kind, MatchKind::Comment { comment: "!".into() });
+    assert_eq!(
+        m[0].kind,
+        MatchKind::Comment {
+            comment: "!".into()
+        }
+    );
     assert!(!m[1].negated);
-    let (m, _) = parse_rule_words("x", 1, &words("-s ! 1.2.3.4 -p tcp --dport ! 22"), false).unwrap();
+    let (m, _) =
+        parse_rule_words("x", 1, &words("-s ! 1.2.3.4 -p tcp --dport ! 22"), false).unwrap();
     assert!(m[0].negated && m[2].negated);
 }
 
 #[test]
+fn bom_and_crlf() {
+    let l = load("b", "\u{feff}*filter\r\n:INPUT DROP [0:0]\r\n-A INPUT -j ACCEPT \r\nCOMMIT\r\n").unwrap();
+    let r = &l.ruleset.table(TableName::Filter).unwrap().chain("INPUT").unwrap().rules[0];
+    assert_eq!(r.text, "-A INPUT -j ACCEPT");
+}
+
+#[test]
 fn no_panic_on_odd_lines() {
-    for t in ["*", "*filter\n[", "*filter\n[1:2]", ":", "*filter\n:X", "-A", "*filter\n-I INPUT 99 -j DROP\nCOMMIT", "\"", "*filter\n-A INPUT -m", "*filter\n-A INPUT !", "\u{feff}*filter"] {
+    for t in [
+        "*",
+        "*filter\n[",
+        "*filter\n[1:2]",
+        ":",
+        "*filter\n:X",
+        "-A",
+        "*filter\n-I INPUT 99 -j DROP\nCOMMIT",
+        "\"",
+        "*filter\n-A INPUT -m",
+        "*filter\n-A INPUT !",
+        "\u{feff}*filter",
+    ] {
         let _ = load("p", t);
         let _ = parse_save("p", t);
     }
