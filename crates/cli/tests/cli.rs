@@ -1,0 +1,101 @@
+//! The `nfwalk` binary as a user runs it.
+
+use std::process::Command;
+
+fn nfwalk(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_nfwalk"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("nfwalk runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn scenario(p: &str) -> String {
+    format!("{}/../../scenarios/{p}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn demo_tells_the_seed_story() {
+    let (code, out, err) = nfwalk(&["demo"]);
+    assert_eq!(code, 0, "{err}");
+    // The DNAT, the routing decision to FORWARD, the DOCKER-USER rule failing on dport 6379.
+    assert!(out.contains("DNAT 198.51.100.1:10000 → 172.17.0.2:6379 by nat/DOCKER"), "{out}");
+    assert!(out.contains("routing: forward: 172.17.0.2"), "{out}");
+    assert!(out.contains("no: --dport 10000 (packet has dport 6379)"), "{out}");
+    // Later packets skip nat; the connection ends in TIME_WAIT.
+    assert!(out.contains("nat chains are only traversed for the first packet"), "{out}");
+    assert!(out.contains("TIME_WAIT src=198.51.100.10 dst=198.51.100.1 sport=40001 dport=10000"), "{out}");
+    assert!(out.contains("--ctorigdstport 10000 --ctdir ORIGINAL"), "{out}");
+}
+
+#[test]
+fn trace_json_follows_the_contract() {
+    let (code, out, err) = nfwalk(&[
+        "trace", "--in", "enp1s0", "-p", "tcp", "--src", "198.51.100.10", "--dst", "198.51.100.1", "--dport", "10000",
+        "--format", "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("valid JSON");
+    assert_eq!(v["verdict"], "accept");
+    assert_eq!(v["out"], "docker0");
+    assert_eq!(v["ct_state"], "NEW");
+    assert_eq!(v["frame"], serde_json::Value::Null);
+    let path = v["path"].as_array().unwrap();
+    assert_eq!(path[1]["chain"], "DOCKER");
+    assert_eq!(path[1]["verdict"], "ACCEPT");
+    assert_eq!(v["rewrites"][0]["to"], "172.17.0.2:6379");
+    let failed: Vec<_> = v["evaluation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["chain"] == "DOCKER-USER" && e["result"] == "failed")
+        .collect();
+    assert_eq!(failed[0]["seen"], "dport 6379");
+}
+
+#[test]
+fn trace_conn_on_the_ctorig_snapshot_is_dropped() {
+    let snap = scenario("seed-ctorig/snapshot");
+    let (code, out, err) = nfwalk(&[
+        "trace", "--snapshot", &snap, "--in", "enp1s0", "--src", "198.51.100.10", "--dst", "198.51.100.1", "--dport",
+        "10000", "--conn", "--conntrack",
+    ]);
+    assert_eq!(code, 1, "a dropped packet gives exit 1: {err}");
+    assert!(out.contains("dropped by filter/DOCKER-USER rule 1"), "{out}");
+    assert!(out.contains("0 flow entries"), "a dropped SYN leaves no conntrack entry: {out}");
+}
+
+#[test]
+fn replay_jsonl_has_one_record_per_frame() {
+    let (code, out, err) = nfwalk(&[
+        "replay", "--snapshot", &scenario("seed/snapshot"), "--pcap", &scenario("seed/kernel/cap.pcap"), "--format",
+        "jsonl",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let recs: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    for (i, r) in recs.iter().enumerate() {
+        assert_eq!(r["frame"], i + 1);
+    }
+    let walked = recs.iter().filter(|r| r["verdict"] == "accept").count();
+    assert_eq!(walked, 10, "the seed connection has 10 TCP packets");
+    assert!(recs.iter().any(|r| r["skipped"].as_str().is_some_and(|s| s.starts_with("duplicate"))));
+}
+
+#[test]
+fn bad_input_is_an_error_not_a_panic() {
+    let dir = std::env::temp_dir().join(format!("nfwalk-cli-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("iptables-save.txt"), "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp --dprot 22 -j ACCEPT\nCOMMIT\n").unwrap();
+    std::fs::write(dir.join("ip-addr.json"), "[]").unwrap();
+    let (code, _out, err) = nfwalk(&["trace", "--snapshot", dir.to_str().unwrap(), "--in", "eth0", "--src", "198.51.100.10", "--dst", "198.51.100.1", "--dport", "22"]);
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("iptables-save.txt:3:"), "names file:line:col: {err}");
+    assert!(err.contains("--dprot"), "names the token: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
