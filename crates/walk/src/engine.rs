@@ -35,6 +35,30 @@ pub struct Walker<'h> {
     recent: HashMap<String, Vec<Ipv4Addr>>,
     nth: HashMap<RuleKey, u64>,
     forced: HashMap<RuleKey, bool>,
+    /// Whether any rule holds a condition that can be undecidable; when none does, the
+    /// walk needs no copy of the state to explore alternatives.
+    may_be_undecided: bool,
+}
+
+fn may_be_undecided(host: &Host) -> bool {
+    use nfwalk_model::MatchKind as M;
+    host.ruleset.rules().any(|(_, _, r)| {
+        matches!(r.target, Target::Unknown { .. })
+            || r.matches.iter().any(|m| {
+                matches!(
+                    m.kind,
+                    M::Unknown { .. }
+                        | M::MacSource { .. }
+                        | M::PhysdevOut { .. }
+                        | M::TcpOption { .. }
+                        | M::UidOwner { .. }
+                        | M::GidOwner { .. }
+                        | M::Recent { .. }
+                        | M::Statistic { .. }
+                        | M::Set { .. }
+                )
+            })
+    })
 }
 
 /// Conntrack attachment of the packet being walked.
@@ -88,6 +112,7 @@ impl<'h> Walker<'h> {
             recent: HashMap::new(),
             nth: HashMap::new(),
             forced: HashMap::new(),
+            may_be_undecided: may_be_undecided(host),
         }
     }
 
@@ -97,6 +122,9 @@ impl<'h> Walker<'h> {
     /// then explores the other branch on a copy of the state; the trace's fate is
     /// `Undecided` when the branches disagree, and `alternatives` lists both.
     pub fn walk(&mut self, ingress: Ingress, pkt: Packet) -> Trace {
+        if !self.may_be_undecided {
+            return self.walk_once(ingress, pkt).0;
+        }
         let snapshot = (
             self.conntrack.clone(),
             self.counters.clone(),
@@ -728,27 +756,6 @@ impl<'h> Walker<'h> {
         }
     }
 
-    fn ct_view(&self, st: &State) -> (u8, Option<Conn>, bool) {
-        match &st.ct {
-            Ct::Unset => (0, None, false),
-            Ct::Untracked => (CtStates::UNTRACKED, None, false),
-            Ct::Invalid => (CtStates::INVALID, None, false),
-            Ct::New(c) => (CtStates::NEW, Some((**c).clone()), false),
-            Ct::RelatedTo(c) => (CtStates::RELATED, Some((**c).clone()), true),
-            Ct::Existing(i, reply, related) => {
-                let c = self.conntrack.get(*i);
-                let s = if *related {
-                    CtStates::RELATED
-                } else if *reply || c.seen_reply {
-                    CtStates::ESTABLISHED
-                } else {
-                    CtStates::NEW
-                };
-                (s, Some(c.clone()), *reply)
-            }
-        }
-    }
-
     // ---------------------------------------------------------------- NAT
 
     fn nat_hook(&mut self, hook: Hook, st: &mut State) -> Option<Fate> {
@@ -1129,10 +1136,27 @@ impl<'h> Walker<'h> {
     }
 
     fn eval_rule(&mut self, hook: Hook, rule: &Rule, key: &RuleKey, st: &mut State) -> RuleResult {
-        let (state, conn, reply) = self.ct_view(st);
         let nth_count = *self.nth.get(key).unwrap_or(&0);
         let recent = &self.recent;
         let lookup = |name: &str, a: Ipv4Addr| recent.get(name).is_some_and(|v| v.contains(&a));
+        let (state, conn, reply): (u8, Option<&Conn>, bool) = match &st.ct {
+            Ct::Unset => (0, None, false),
+            Ct::Untracked => (CtStates::UNTRACKED, None, false),
+            Ct::Invalid => (CtStates::INVALID, None, false),
+            Ct::New(c) => (CtStates::NEW, Some(&**c), false),
+            Ct::RelatedTo(c) => (CtStates::RELATED, Some(&**c), true),
+            Ct::Existing(i, reply, related) => {
+                let c = self.conntrack.get(*i);
+                let s = if *related {
+                    CtStates::RELATED
+                } else if *reply || c.seen_reply {
+                    CtStates::ESTABLISHED
+                } else {
+                    CtStates::NEW
+                };
+                (s, Some(c), *reply)
+            }
+        };
         let cx = Ctx {
             host: self.host,
             hook,
@@ -1142,17 +1166,14 @@ impl<'h> Walker<'h> {
             physout: st.physout.as_deref(),
             bridged: st.bridged,
             pkt: &st.p,
-            ct: CtView {
-                state,
-                conn: conn.as_ref(),
-                reply,
-            },
+            ct: CtView { state, conn, reply },
             uid: self.options.uid,
             nth_count,
             recent: &lookup,
         };
         let mut result = RuleResult::Matched { verdict: String::new() };
         let mut has_nth = false;
+        let mut new_unknown = None;
         for m in &rule.matches {
             if matches!(m.kind, nfwalk_model::MatchKind::Statistic { .. }) {
                 has_nth = true;
@@ -1176,14 +1197,15 @@ impl<'h> Walker<'h> {
                         break;
                     }
                     None => {
-                        if st.unknown.is_none() {
-                            st.unknown = Some((key.clone(), reason.clone()));
-                        }
+                        new_unknown = Some((key.clone(), reason.clone()));
                         result = RuleResult::Unknown { reason };
                         break;
                     }
                 },
             }
+        }
+        if st.unknown.is_none() {
+            st.unknown = new_unknown;
         }
         if has_nth {
             *self.nth.entry(key.clone()).or_default() += 1;
