@@ -10,7 +10,7 @@ use crate::args::{HostArgs, PacketArgs};
 pub fn load_host(a: &HostArgs) -> Result<Host> {
     if let Some(dir) = &a.snapshot {
         let (host, diags) = nfwalk_parse::snapshot::load_snapshot(dir)
-            .map_err(|e| anyhow!("{e}"))
+            .map_err(render_snapshot_error)
             .with_context(|| format!("loading snapshot {}", dir.display()))?;
         for d in diags {
             eprintln!("{d}");
@@ -19,7 +19,7 @@ pub fn load_host(a: &HostArgs) -> Result<Host> {
     }
     if let Some(file) = &a.host {
         let (host, diags) = nfwalk_parse::snapshot::load_host_toml(file)
-            .map_err(|e| anyhow!("{e}"))
+            .map_err(render_snapshot_error)
             .with_context(|| format!("loading host file {}", file.display()))?;
         for d in diags {
             eprintln!("{d}");
@@ -27,6 +27,22 @@ pub fn load_host(a: &HostArgs) -> Result<Host> {
         return Ok(host);
     }
     crate::demo_host::seed_host()
+}
+
+/// A ruleset that does not load is shown like a compiler shows errors: `file:line:col`,
+/// message and hint, then the offending line with the token underlined.
+fn render_snapshot_error(e: nfwalk_parse::snapshot::SnapshotError) -> anyhow::Error {
+    match e {
+        nfwalk_parse::snapshot::SnapshotError::Ruleset(le) => {
+            let mut snippet = String::new();
+            let handler = miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor());
+            if handler.render_report(&mut snippet, le.as_ref()).is_err() || snippet.is_empty() {
+                return anyhow!("{le}");
+            }
+            anyhow!("{}", snippet.trim_end())
+        }
+        other => anyhow!("{other}"),
+    }
 }
 
 fn icmp_type(s: &str) -> Result<(u8, u8)> {
