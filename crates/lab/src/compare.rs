@@ -8,7 +8,8 @@
 //!   and built-in chain policy except the built-in `OUTPUT` chains (the capture holds only
 //!   received packets, so host-originated traffic is not replayed);
 //! * **LOG lines**, in order, without the kernel's trailing space;
-//! * **conntrack**: every `conntrack -L` entry of TCP/UDP/ICMP, ignoring the seconds left.
+//! * **conntrack**: every `conntrack -L` entry of TCP/UDP/ICMP, ignoring the seconds left,
+//!   except entries whose original direction is a host-originated (not replayed) packet.
 
 use nfwalk_walk::replay::{replay, Frame, Replayed};
 use nfwalk_walk::{Trace, Walker};
@@ -274,7 +275,30 @@ pub fn compare(run: &KernelRun) -> Result<Comparison, LabError> {
             .collect(),
         our_logs.iter().map(|l| l.trim_end().to_string()).collect(),
     );
-    let mut kct: Vec<String> = run.conntrack.iter().filter_map(|l| norm_conntrack(l)).collect();
+    // Entries whose original direction is a host-originated packet (e.g. the host's replies
+    // to an untracked connection, picked up mid-stream) were created by packets that are not
+    // replayed: leave them out, as for the counters and LOG lines.
+    let local_tuples: Vec<String> = kernel_packets
+        .iter()
+        .filter(|k| k.first_header().iif.is_none())
+        .filter_map(|k| {
+            let h = k.first_header();
+            Some(format!(
+                " src={} dst={} sport={} dport={} ",
+                h.src.clone()?,
+                h.dst.clone()?,
+                h.sport?,
+                h.dport?
+            ))
+        })
+        .collect();
+    let originated_locally = |l: &str| {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        let first = w.iter().position(|x| x.starts_with("src=")).map(|i| format!(" {} ", w[i..(i + 4).min(w.len())].join(" ")));
+        first.is_some_and(|f| local_tuples.contains(&f))
+    };
+    let mut kct: Vec<String> =
+        run.conntrack.iter().filter(|l| !originated_locally(l)).filter_map(|l| norm_conntrack(l)).collect();
     let mut oct: Vec<String> = w.conntrack.conns().filter_map(|c| norm_conntrack(&c.conntrack_line())).collect();
     kct.sort();
     oct.sort();

@@ -1,6 +1,7 @@
 //! Scenario definitions: a topology, a ruleset for the host namespace, and traffic.
 //!
-//! Built-in scenarios: [`seed`], [`seed_ctorig`], [`seed_input`], [`seed_log`] (see [`by_name`]). Their
+//! Built-in scenarios: [`seed`], [`seed_ctorig`], [`seed_input`], [`seed_log`], [`masq_out`],
+//! [`reject`], [`notrack`] (see [`by_name`]). Their
 //! rulesets live in `scenarios/<name>/rules.v4` at the repository root.
 
 use std::path::PathBuf;
@@ -213,8 +214,46 @@ pub fn seed_log() -> Scenario {
     sc
 }
 
+fn client(ns: &str, l4: L4, src: &str, sport: u16, dst: &str, dport: u16, expect: Outcome, timeout_ms: u64) -> Client {
+    Client { ns: s(ns), l4, src: s(src), sport, dst: s(dst), dport, send: s("HELLO"), expect, timeout_ms }
+}
+
+/// Outbound through Docker's MASQUERADE: the container opens a TCP connection
+/// (172.17.0.2:41000 -> 198.51.100.10:7000) and sends a UDP datagram
+/// (172.17.0.2:41001 -> 198.51.100.10:7001) to a server on the "internet" side; both get
+/// their reply.
+pub fn masq_out() -> Scenario {
+    let mut sc = seed_topology("masq-out");
+    sc.servers = vec![
+        Server { ns: s("client"), l4: L4::Tcp, addr: s("198.51.100.10"), port: 7000, reply: s("TCP-OK") },
+        Server { ns: s("client"), l4: L4::Udp, addr: s("198.51.100.10"), port: 7001, reply: s("UDP-OK") },
+    ];
+    sc.clients.push(client("ctr", L4::Tcp, "172.17.0.2", 41000, "198.51.100.10", 7000, Outcome::Reply(s("TCP-OK")), 10_000));
+    sc.clients.push(client("ctr", L4::Udp, "172.17.0.2", 41001, "198.51.100.10", 7001, Outcome::Reply(s("UDP-OK")), 10_000));
+    sc
+}
+
+/// Host INPUT REJECT rules: TCP 8081 gets a reset (connection refused), UDP 8082 an ICMP
+/// port unreachable (an unconnected UDP socket does not see it: the client times out).
+pub fn reject() -> Scenario {
+    let mut sc = seed_topology("reject");
+    sc.servers.clear();
+    sc.clients.push(client("client", L4::Tcp, "198.51.100.10", 40003, "198.51.100.1", 8081, Outcome::Refused, 4_000));
+    sc.clients.push(client("client", L4::Udp, "198.51.100.10", 40004, "198.51.100.1", 8082, Outcome::Timeout, 2_000));
+    sc
+}
+
+/// raw PREROUTING `CT --notrack` for a host service on 8083; filter INPUT accepts UNTRACKED
+/// ahead of a DROP for 8083, so the connection succeeds.
+pub fn notrack() -> Scenario {
+    let mut sc = seed_topology("notrack");
+    sc.servers = vec![Server { ns: s("host"), l4: L4::Tcp, addr: s("198.51.100.1"), port: 8083, reply: s("HOST") }];
+    sc.clients.push(client("client", L4::Tcp, "198.51.100.10", 40005, "198.51.100.1", 8083, Outcome::Reply(s("HOST")), 10_000));
+    sc
+}
+
 /// All built-in scenario names.
-pub const NAMES: [&str; 4] = ["seed", "seed-ctorig", "seed-input", "seed-log"];
+pub const NAMES: [&str; 7] = ["seed", "seed-ctorig", "seed-input", "seed-log", "masq-out", "reject", "notrack"];
 
 /// A built-in scenario by name.
 pub fn by_name(name: &str) -> Option<Scenario> {
@@ -223,6 +262,9 @@ pub fn by_name(name: &str) -> Option<Scenario> {
         "seed-ctorig" => Some(seed_ctorig()),
         "seed-input" => Some(seed_input()),
         "seed-log" => Some(seed_log()),
+        "masq-out" => Some(masq_out()),
+        "reject" => Some(reject()),
+        "notrack" => Some(notrack()),
         _ => None,
     }
 }

@@ -43,3 +43,18 @@ fn seed_input_recorded() {
 fn seed_log_recorded() {
     check("seed-log");
 }
+
+#[test]
+fn masq_out_recorded() {
+    check("masq-out");
+}
+
+#[test]
+fn reject_recorded() {
+    check("reject");
+}
+
+#[test]
+fn notrack_recorded() {
+    check("notrack");
+}
