@@ -238,11 +238,23 @@ fn strip_ts(l: &str) -> String {
 
 /// Lines of `after` that are new relative to `before` and look like netfilter LOG lines.
 fn new_log_lines(before: &[String], after: &[String]) -> Vec<String> {
+    // Lines newer than the newest line seen before, by timestamp when there is one (the ring
+    // buffer may have wrapped, and a line may be missing from `after`), else by position.
+    let ts = |l: &str| -> Option<f64> { l.strip_prefix('[')?.split(']').next()?.trim().parse().ok() };
+    let last_ts = before.iter().rev().find_map(|l| ts(l));
     let start = match before.last() {
         Some(last) => after.iter().rposition(|l| l == last).map(|i| i + 1).unwrap_or(0),
         None => 0,
     };
-    after[start..].iter().filter(|l| l.contains(" IN=") && l.contains(" OUT=")).map(|l| strip_ts(l)).collect()
+    after[start..]
+        .iter()
+        .filter(|l| match (last_ts, ts(l)) {
+            (Some(b), Some(a)) => a > b,
+            _ => true,
+        })
+        .filter(|l| l.contains(" IN=") && l.contains(" OUT="))
+        .map(|l| strip_ts(l))
+        .collect()
 }
 
 fn ensure_root_sysctl() {

@@ -20,7 +20,12 @@ fn kernel_available() -> bool {
     panic!("kernel tests need root; set NFWALK_SKIP_KERNEL=1 to skip them explicitly");
 }
 
+/// The kernel log is shared by all namespaces: one scenario's LOG lines would show up in
+/// another's run if they overlapped, so kernel runs take turns.
+static KERNEL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn run(name: &str) -> KernelRun {
+    let _turn = KERNEL.lock().unwrap_or_else(|e| e.into_inner());
     let sc = scenario::by_name(name).unwrap();
     let r = run_kernel(&sc, None).unwrap_or_else(|e| panic!("{name}: {e}"));
     assert_no_namespaces_left(&r);
@@ -182,5 +187,62 @@ fn seed_log_lines_show_dnat_before_forward() {
     assert!(ours.iter().any(|l| l.starts_with("BEFORE FORWARD: IN=docker0 OUT=enp1s0 PHYSIN=vethc0 ")));
     assert_eq!(with("BEFORE FORWARD: "), 10, "every packet of the connection is forwarded");
     assert!(!ours.iter().any(|l| l.starts_with('[')), "timestamps stripped");
+    let _ = std::fs::remove_dir_all(&r.dir);
+}
+
+fn any_rule(r: &KernelRun, rule: &str) -> bool {
+    r.packets().iter().flat_map(|p| p.events()).any(|e| e.rule_text() == Some(rule))
+}
+
+#[test]
+fn masq_out_tcp_and_udp_leave_as_the_host() {
+    if !kernel_available() {
+        return;
+    }
+    let r = run("masq-out");
+    assert_eq!(r.clients[0].outcome, Outcome::Reply("TCP-OK".into()));
+    assert_eq!(r.clients[1].outcome, Outcome::Reply("UDP-OK".into()));
+    let masq = "-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE";
+    assert!(any_rule(&r, masq));
+    assert_eq!(counter_of(&r.counters, masq), "[2:95]", "first packet of each flow (SYN 60 + UDP 28+7)");
+    let tcp = "src=172.17.0.2 dst=198.51.100.10 sport=41000 dport=7000 src=198.51.100.10 dst=198.51.100.1 sport=7000 dport=41000";
+    let udp = "src=172.17.0.2 dst=198.51.100.10 sport=41001 dport=7001 src=198.51.100.10 dst=198.51.100.1 sport=7001 dport=41001";
+    assert!(r.conntrack.iter().any(|l| l.starts_with("tcp") && l.contains(tcp) && l.contains("[ASSURED]")), "{:?}", r.conntrack);
+    assert!(r.conntrack.iter().any(|l| l.starts_with("udp") && l.contains(udp)), "{:?}", r.conntrack);
+    let _ = std::fs::remove_dir_all(&r.dir);
+}
+
+#[test]
+fn reject_refuses_tcp_and_answers_udp_with_icmp() {
+    if !kernel_available() {
+        return;
+    }
+    let r = run("reject");
+    assert_eq!(r.clients[0].outcome, Outcome::Refused);
+    assert_eq!(r.clients[1].outcome, Outcome::Timeout, "an unconnected UDP socket ignores the ICMP error");
+    let tcp = "-A INPUT -p tcp -m tcp --dport 8081 -j REJECT --reject-with tcp-reset";
+    let udp = "-A INPUT -p udp -m udp --dport 8082 -j REJECT --reject-with icmp-port-unreachable";
+    assert_eq!(counter_of(&r.counters, tcp), "[1:60]", "one SYN, no retransmission");
+    assert_eq!(counter_of(&r.counters, udp).split(':').next(), Some("[1"));
+    assert!(!r.conntrack.iter().any(|l| l.contains("dport=8081") || l.contains("dport=8082")), "{:?}", r.conntrack);
+    let _ = std::fs::remove_dir_all(&r.dir);
+}
+
+#[test]
+fn notrack_connection_is_accepted_as_untracked() {
+    if !kernel_available() {
+        return;
+    }
+    let r = run("notrack");
+    assert_eq!(r.clients[0].outcome, Outcome::Reply("HOST".into()));
+    let untracked = "-A INPUT -m conntrack --ctstate UNTRACKED -j ACCEPT";
+    let drop = "-A INPUT -p tcp -m tcp --dport 8083 -j DROP";
+    assert!(any_rule(&r, untracked));
+    assert_eq!(counter_of(&r.counters, drop), "[0:0]");
+    // The client's packets are untracked; only the host's replies (tracked in OUTPUT, picked
+    // up mid-stream) make an entry, with the host as its original source.
+    let ours: Vec<_> = r.conntrack.iter().filter(|l| l.contains("=40005 ")).collect();
+    assert_eq!(ours.len(), 1, "{:?}", r.conntrack);
+    assert!(ours[0].contains(" src=198.51.100.1 dst=198.51.100.10 sport=8083 dport=40005 [UNREPLIED] "), "{}", ours[0]);
     let _ = std::fs::remove_dir_all(&r.dir);
 }
