@@ -169,9 +169,9 @@ impl<'h> Walker<'h> {
             self.forced.remove(&key);
             (self.conntrack, self.counters, self.recent, self.nth) = saved;
             if alternatives.is_empty() {
-                alternatives.push((not_label, t.0.fate.describe()));
+                alternatives.push((not_label, outcome(&t.0)));
             }
-            alternatives.push((label, alt.0.fate.describe()));
+            alternatives.push((label, outcome(&alt.0)));
             if alt.0.fate != t.0.fate {
                 let reason = format!("{reason} ({}/{} rule {})", key.0, key.1, key.2 + 1);
                 t.0.fate = Fate::Undecided { reason };
@@ -1449,6 +1449,17 @@ impl<'h> Walker<'h> {
             out.push_str("COMMIT\n");
         }
         out
+    }
+}
+
+/// A possible outcome for `alternatives`: the fate, and the header it leaves with when NAT
+/// changed it.
+fn outcome(t: &Trace) -> String {
+    let f = t.fate.describe();
+    if t.final_packet != t.packet && t.fate.verdict() == "accept" {
+        format!("{f} as {}", t.final_packet.summary())
+    } else {
+        f
     }
 }
 
