@@ -1,7 +1,8 @@
 //! Scenario definitions: a topology, a ruleset for the host namespace, and traffic.
 //!
 //! Built-in scenarios: [`seed`], [`seed_ctorig`], [`seed_input`], [`seed_log`], [`masq_out`],
-//! [`reject`], [`notrack`] (see [`by_name`]). Their
+//! [`reject`], [`notrack`], [`bridge_c2c`], [`chains`], [`marks`], [`kube_nodeport`],
+//! [`ufw_docker`], [`docker28`] (see [`by_name`]). Their
 //! rulesets live in `scenarios/<name>/rules.v4` at the repository root.
 
 use std::path::PathBuf;
@@ -252,8 +253,130 @@ pub fn notrack() -> Scenario {
     sc
 }
 
+/// Two containers on docker0: `ctr` (172.17.0.2) opens a TCP connection to `ctr2`
+/// (172.17.0.3:6379, port vethc1). The frames are bridged; with bridge-nf-call-iptables=1
+/// iptables sees them with IN=OUT=docker0 and Docker's `-i docker0 -o docker0 -j ACCEPT`
+/// lets them through.
+pub fn bridge_c2c() -> Scenario {
+    let mut sc = seed_topology("bridge-c2c");
+    sc.namespaces.push(s("ctr2"));
+    let at = sc.steps.iter().position(|st| matches!(st, Step::Sysctl(..))).unwrap_or(sc.steps.len());
+    sc.steps.splice(
+        at..at,
+        [
+            Step::Veth(s("host"), s("vethc1"), s("ctr2"), s("eth0")),
+            Step::Port(s("host"), s("docker0"), s("vethc1")),
+            Step::Addr(s("ctr2"), s("eth0"), s("172.17.0.3/16")),
+            Step::Route(s("ctr2"), s("default via 172.17.0.1")),
+        ],
+    );
+    sc.servers = vec![Server { ns: s("ctr2"), l4: L4::Tcp, addr: s("172.17.0.3"), port: 6379, reply: s("+PONG") }];
+    sc.clients.push(client("ctr", L4::Tcp, "172.17.0.2", 42000, "172.17.0.3", 6379, Outcome::Reply(s("+PONG")), 10_000));
+    sc
+}
+
+/// The seed topology with more client addresses (198.51.100.11-13) and a host service on
+/// `port` (198.51.100.1), no container server.
+fn host_service(name: &str, port: u16) -> Scenario {
+    let mut sc = seed_topology(name);
+    for a in ["198.51.100.11/24", "198.51.100.12/24", "198.51.100.13/24"] {
+        sc.steps.push(Step::Addr(s("client"), s("up0"), s(a)));
+    }
+    sc.servers = vec![Server { ns: s("host"), l4: L4::Tcp, addr: s("198.51.100.1"), port, reply: s("HOST") }];
+    sc
+}
+
+/// User chains for a host service on 8084: `-g` goto and RETURN from the goto'd chain,
+/// nested `-j`, counter-only rules and `!` negations; four clients take four paths.
+pub fn chains() -> Scenario {
+    let mut sc = host_service("chains", 8084);
+    let h = "198.51.100.1";
+    sc.clients.push(client("client", L4::Tcp, "198.51.100.10", 40010, h, 8084, Outcome::Reply(s("HOST")), 10_000));
+    sc.clients.push(client("client", L4::Tcp, "198.51.100.11", 40011, h, 8084, Outcome::Refused, 4_000));
+    sc.clients.push(client("client", L4::Tcp, "198.51.100.12", 40012, h, 8084, Outcome::Reply(s("HOST")), 10_000));
+    sc.clients.push(client("client", L4::Tcp, "198.51.100.13", 40013, h, 8084, Outcome::Timeout, 2_000));
+    sc
+}
+
+/// mangle PREROUTING `MARK --set-mark 0x1` and `CONNMARK --save-mark`/`--restore-mark`;
+/// filter INPUT matches `-m mark` (first packet) and `-m connmark` (the rest) for a host
+/// service on 8085; an unmarked client is refused.
+pub fn marks() -> Scenario {
+    let mut sc = host_service("marks", 8085);
+    let h = "198.51.100.1";
+    sc.clients.push(client("client", L4::Tcp, "198.51.100.10", 40020, h, 8085, Outcome::Reply(s("HOST")), 10_000));
+    sc.clients.push(client("client", L4::Tcp, "198.51.100.11", 40021, h, 8085, Outcome::Refused, 4_000));
+    sc
+}
+
+/// A kube-proxy-like NodePort: `client` —veth— `host` (enp1s0 198.51.100.1/24, bridge cni0
+/// 10.244.1.1/24, port vethp0) — `pod` (eth0 10.244.1.2/24). 198.51.100.1:30080 is DNATed
+/// through KUBE-SERVICES/KUBE-NODEPORTS/KUBE-EXT/KUBE-SVC/KUBE-SEP to 10.244.1.2:8080,
+/// marked 0x4000 and masqueraded (`--random-fully`) on cni0.
+pub fn kube_nodeport() -> Scenario {
+    Scenario {
+        name: s("kube-nodeport"),
+        namespaces: vec![s("host"), s("client"), s("pod")],
+        host: s("host"),
+        steps: vec![
+            Step::Veth(s("host"), s("enp1s0"), s("client"), s("up0")),
+            Step::Bridge(s("host"), s("cni0")),
+            Step::Veth(s("host"), s("vethp0"), s("pod"), s("eth0")),
+            Step::Port(s("host"), s("cni0"), s("vethp0")),
+            Step::Addr(s("host"), s("enp1s0"), s("198.51.100.1/24")),
+            Step::Addr(s("host"), s("cni0"), s("10.244.1.1/24")),
+            Step::Addr(s("client"), s("up0"), s("198.51.100.10/24")),
+            Step::Addr(s("pod"), s("eth0"), s("10.244.1.2/24")),
+            Step::Route(s("pod"), s("default via 10.244.1.1")),
+            Step::Sysctl(s("host"), s("net.ipv4.ip_forward"), s("1")),
+            Step::Sysctl(s("host"), s("net.bridge.bridge-nf-call-iptables"), s("1")),
+        ],
+        rules_v4: read_rules("kube-nodeport"),
+        servers: vec![Server { ns: s("pod"), l4: L4::Tcp, addr: s("10.244.1.2"), port: 8080, reply: s("WEB") }],
+        clients: vec![client("client", L4::Tcp, "198.51.100.10", 40030, "198.51.100.1", 30080, Outcome::Reply(s("WEB")), 10_000)],
+    }
+}
+
+/// UFW (INPUT policy DROP, allow 22 only) plus Docker publishing 10000: the published port
+/// is reachable (it is forwarded, never seen by INPUT); a host service on 8080 is not; ssh is.
+pub fn ufw_docker() -> Scenario {
+    let mut sc = seed_topology("ufw-docker");
+    let h = "198.51.100.1";
+    sc.servers.push(Server { ns: s("host"), l4: L4::Tcp, addr: s(h), port: 22, reply: s("SSH") });
+    sc.servers.push(Server { ns: s("host"), l4: L4::Tcp, addr: s(h), port: 8080, reply: s("HOST") });
+    sc.clients.push(client("client", L4::Tcp, "198.51.100.10", 40040, h, 10000, Outcome::Reply(s("+PONG")), 10_000));
+    sc.clients.push(client("client", L4::Tcp, "198.51.100.10", 40041, h, 22, Outcome::Reply(s("SSH")), 10_000));
+    sc.clients.push(client("client", L4::Tcp, "198.51.100.10", 40042, h, 8080, Outcome::Timeout, 2_000));
+    sc
+}
+
+/// Docker 28's layout (DOCKER-FORWARD, DOCKER-CT, DOCKER-INTERNAL, DOCKER-BRIDGE) and raw
+/// PREROUTING direct-routing protection: the client routes 172.17.0.0/16 via the host; its
+/// direct connection to 172.17.0.2:6379 is dropped in raw, the published port works.
+pub fn docker28() -> Scenario {
+    let mut sc = seed_topology("docker28");
+    sc.steps.push(Step::Route(s("client"), s("172.17.0.0/16 via 198.51.100.1")));
+    sc.clients.push(client("client", L4::Tcp, "198.51.100.10", 40050, "172.17.0.2", 6379, Outcome::Timeout, 2_000));
+    sc.clients.push(client("client", L4::Tcp, "198.51.100.10", 40051, "198.51.100.1", 10000, Outcome::Reply(s("+PONG")), 10_000));
+    sc
+}
+
 /// All built-in scenario names.
-pub const NAMES: [&str; 7] = ["seed", "seed-ctorig", "seed-input", "seed-log", "masq-out", "reject", "notrack"];
+pub const NAMES: [&str; 13] = [
+    "seed",
+    "seed-ctorig",
+    "seed-input",
+    "seed-log",
+    "masq-out",
+    "reject",
+    "notrack",
+    "bridge-c2c",
+    "chains",
+    "marks",
+    "kube-nodeport",
+    "ufw-docker",
+    "docker28",
+];
 
 /// A built-in scenario by name.
 pub fn by_name(name: &str) -> Option<Scenario> {
@@ -265,6 +388,12 @@ pub fn by_name(name: &str) -> Option<Scenario> {
         "masq-out" => Some(masq_out()),
         "reject" => Some(reject()),
         "notrack" => Some(notrack()),
+        "bridge-c2c" => Some(bridge_c2c()),
+        "chains" => Some(chains()),
+        "marks" => Some(marks()),
+        "kube-nodeport" => Some(kube_nodeport()),
+        "ufw-docker" => Some(ufw_docker()),
+        "docker28" => Some(docker28()),
         _ => None,
     }
 }

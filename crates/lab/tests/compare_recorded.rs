@@ -58,3 +58,13 @@ fn reject_recorded() {
 fn notrack_recorded() {
     check("notrack");
 }
+
+#[test]
+fn bridge_c2c_recorded() {
+    check("bridge-c2c");
+}
+
+#[test]
+fn docker28_recorded() {
+    check("docker28");
+}

@@ -246,3 +246,47 @@ fn notrack_connection_is_accepted_as_untracked() {
     assert!(ours[0].contains(" src=198.51.100.1 dst=198.51.100.10 sport=8083 dport=40005 [UNREPLIED] "), "{}", ours[0]);
     let _ = std::fs::remove_dir_all(&r.dir);
 }
+
+#[test]
+fn bridge_c2c_is_bridged_through_forward() {
+    if !kernel_available() {
+        return;
+    }
+    let r = run("bridge-c2c");
+    assert_eq!(r.clients[0].outcome, Outcome::Reply("+PONG".into()));
+    let c2c = "-A FORWARD -i docker0 -o docker0 -j ACCEPT";
+    assert!(any_rule(&r, c2c));
+    // The SYN is accepted by the docker0 -> docker0 rule; every later packet, both ways, is
+    // bridged too (OUT=docker0) and accepted as ESTABLISHED.
+    assert_eq!(counter_of(&r.counters, c2c), "[1:60]");
+    assert_eq!(counter_of(&r.counters, "-A FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"), "[9:490]");
+    let syns = tcp_syn_to(&r, 6379);
+    assert_eq!(syns.len(), 1);
+    assert_eq!(syns[0].path(), vec!["raw:PREROUTING", "nat:PREROUTING", "filter:FORWARD", "nat:POSTROUTING"]);
+    let ct = "src=172.17.0.2 dst=172.17.0.3 sport=42000 dport=6379 src=172.17.0.3 dst=172.17.0.2 sport=6379 dport=42000";
+    assert!(r.conntrack.iter().any(|l| l.contains(ct) && l.contains("[ASSURED]")), "{:?}", r.conntrack);
+    let _ = std::fs::remove_dir_all(&r.dir);
+}
+
+#[test]
+fn docker28_drops_direct_routing_in_raw_and_publishes_the_port() {
+    if !kernel_available() {
+        return;
+    }
+    let r = run("docker28");
+    assert_eq!(r.clients[0].outcome, Outcome::Timeout, "direct route to the container is dropped");
+    assert_eq!(r.clients[1].outcome, Outcome::Reply("+PONG".into()), "the published port works");
+    let raw_drop = "-A PREROUTING -d 172.17.0.2/32 ! -i docker0 -j DROP";
+    let direct = tcp_syn_to(&r, 6379).into_iter().filter(|p| p.first_header().dst.as_deref() == Some("172.17.0.2")).collect::<Vec<_>>();
+    assert!(!direct.is_empty());
+    for p in &direct {
+        assert_eq!(p.path(), vec!["raw:PREROUTING"], "dropped before conntrack and nat");
+        let last = p.events().last().unwrap();
+        assert_eq!((last.rule_text(), last.verdict()), (Some(raw_drop), "DROP"));
+    }
+    assert!(counter_of(&r.counters, raw_drop) != "[0:0]");
+    assert_eq!(counter_of(&r.counters, "-A DOCKER-BRIDGE -o docker0 -j DOCKER"), "[1:60]");
+    assert!(!r.conntrack.iter().any(|l| l.contains("sport=40050")), "{:?}", r.conntrack);
+    assert!(r.conntrack.iter().any(|l| l.contains("sport=40051 dport=10000 src=172.17.0.2") && l.contains("[ASSURED]")), "{:?}", r.conntrack);
+    let _ = std::fs::remove_dir_all(&r.dir);
+}
