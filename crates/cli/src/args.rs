@@ -22,6 +22,10 @@ pub enum Command {
     Replay(ReplayArgs),
     /// On a live Linux host: write its state (ip -j, iptables-save, sysctl) to DIR. Read-only.
     Snapshot(SnapshotArgs),
+    /// Why a packet got its verdict, why a rule did not fire, and verified fixes.
+    Explain(ExplainArgs),
+    /// Find ineffective, shadowed, unreachable and risky rules in a ruleset.
+    Lint(LintArgs),
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -142,6 +146,10 @@ pub struct ReplayArgs {
     /// Print the connection table, as `conntrack -L` does.
     #[arg(long)]
     pub conntrack: bool,
+    /// Record only what decides (matched rules, policies, rewrites, LOG lines, fate): faster,
+    /// and the JSON `evaluation` list is left empty.
+    #[arg(long)]
+    pub lean: bool,
     /// Never colour the output.
     #[arg(long)]
     pub no_color: bool,
@@ -151,4 +159,36 @@ pub struct ReplayArgs {
 pub struct SnapshotArgs {
     /// Directory to write (created if missing).
     pub dir: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    pub host: HostArgs,
+    #[command(flatten)]
+    pub packet: PacketArgs,
+    /// The verdict you expected: accept or drop.
+    #[arg(long, value_name = "VERDICT")]
+    pub expect: Option<String>,
+    /// Why didn't this rule fire? `TABLE CHAIN N`, e.g. 'filter DOCKER-USER 1'.
+    #[arg(long, value_name = "RULE", conflicts_with = "line")]
+    pub rule: Option<String>,
+    /// Why didn't the rule on this ruleset line fire?
+    #[arg(long)]
+    pub line: Option<usize>,
+    /// Output format (text or json).
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+#[derive(Args, Debug)]
+pub struct LintArgs {
+    #[command(flatten)]
+    pub host: HostArgs,
+    /// Output format (text or json).
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Never colour the output.
+    #[arg(long)]
+    pub no_color: bool,
 }

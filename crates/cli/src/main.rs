@@ -23,6 +23,8 @@ fn main() {
         args::Command::Trace(a) => cmd::trace::run(a),
         args::Command::Replay(a) => cmd::replay::run(a),
         args::Command::Snapshot(a) => cmd::snapshot::run(a),
+        args::Command::Explain(a) => cmd::explain::run(a),
+        args::Command::Lint(a) => cmd::lint::run(a),
     };
     match result {
         Ok(code) => std::process::exit(code),
