@@ -99,3 +99,38 @@ fn bad_input_is_an_error_not_a_panic() {
     assert!(err.contains("--dprot"), "names the token: {err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn lean_replay_keeps_paths_verdicts_and_interfaces() {
+    let args = |lean: bool| {
+        let mut v = vec![
+            "replay".to_string(),
+            "--snapshot".into(),
+            scenario("seed/snapshot"),
+            "--pcap".into(),
+            scenario("seed/kernel/cap.pcap"),
+            "--format".into(),
+            "jsonl".into(),
+        ];
+        if lean {
+            v.push("--lean".into());
+        }
+        v
+    };
+    let run = |lean: bool| {
+        let a = args(lean);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let (code, out, err) = nfwalk(&a);
+        assert_eq!(code, 0, "{err}");
+        out.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()).collect::<Vec<_>>()
+    };
+    let (full, lean) = (run(false), run(true));
+    assert_eq!(full.len(), lean.len());
+    for (f, l) in full.iter().zip(&lean) {
+        for k in ["in", "physin", "out", "verdict", "fate", "ct_state", "path", "rewrites"] {
+            assert_eq!(f[k], l[k], "frame {}: {k}", f["frame"]);
+        }
+        assert!(l["evaluation"].as_array().unwrap().iter().all(|e| e["result"] != "failed"));
+    }
+    assert!(full.iter().any(|f| f["evaluation"].as_array().unwrap().iter().any(|e| e["result"] == "failed")));
+}

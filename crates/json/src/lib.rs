@@ -149,14 +149,7 @@ impl PacketRecord {
             Ingress::Local => (None, None),
         };
         // The bridge, when the walk resolved a port to its bridge.
-        let (in_, physin) = t
-            .events
-            .iter()
-            .find_map(|e| match e {
-                Event::Hook { in_: i, physin: pi, .. } if i.is_some() => Some((i.clone(), pi.clone())),
-                _ => None,
-            })
-            .unwrap_or((in_, physin));
+        let (in_, physin) = if t.in_iface.is_some() { (t.in_iface.clone(), t.physin.clone()) } else { (in_, physin) };
         let p = &t.packet;
         let ports = p.proto.has_ports();
         let mut rewrites = Vec::new();

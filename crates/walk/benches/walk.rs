@@ -43,6 +43,13 @@ fn bench(c: &mut Criterion) {
             replay(&mut w, &frames)
         })
     });
+    g.bench_function("seed capture, lean (verdicts, paths, counters)", |b| {
+        b.iter(|| {
+            let mut w = Walker::new(&host);
+            w.options.lean = true;
+            replay(&mut w, &frames)
+        })
+    });
     g.finish();
 }
 

@@ -17,9 +17,24 @@ use crate::trace::{Event, Fate, Ingress, RuleRef, RuleResult, Trace};
 pub struct WalkOptions {
     /// uid of the sending process, for `-m owner` on locally generated packets.
     pub uid: Option<u32>,
+    /// Record only what decides: matched rules, policies, rewrites, LOG lines and the fate.
+    /// Skips per-hook headers, rules that did not match, routing and conntrack notes, so a
+    /// replay that needs verdicts, paths and counters runs several times faster.
+    pub lean: bool,
 }
 
-type RuleKey = (TableName, String, usize);
+/// A rule by position: (table, index of its chain in the table, index in the chain);
+/// a built-in chain's policy uses rule index `usize::MAX`.
+type RuleKey = (TableName, usize, usize);
+
+/// Pushes an explanatory event unless the walk is lean; the event is not even built then.
+macro_rules! note {
+    ($self:expr, $st:expr, $ev:expr) => {
+        if !$self.options.lean {
+            $st.events.push($ev);
+        }
+    };
+}
 
 /// Walks packets through one host. Keeps conntrack, counters and `recent` lists across
 /// packets, so a connection's later packets see what the first one left behind.
@@ -28,7 +43,7 @@ pub struct Walker<'h> {
     pub host: &'h Host,
     /// The connection table.
     pub conntrack: conntrack::Table,
-    /// Rule counters by (table, chain, 0-based index); policies use index `usize::MAX`.
+    /// Rule counters by (table, chain index, 0-based rule index); policies use `usize::MAX`.
     pub counters: HashMap<RuleKey, Counters>,
     /// Options.
     pub options: WalkOptions,
@@ -81,6 +96,8 @@ enum Ct {
 
 struct State {
     p: Packet,
+    /// IN and PHYSIN as resolved on arrival.
+    arrived: (Option<String>, Option<String>),
     in_: Option<String>,
     out: Option<String>,
     physin: Option<String>,
@@ -151,21 +168,12 @@ impl<'h> Walker<'h> {
             self.counters = snapshot.1.clone();
             self.recent = snapshot.2.clone();
             self.nth = snapshot.3.clone();
-            self.forced.insert(key.clone(), true);
-            forced_here.push(key.clone());
+            self.forced.insert(key, true);
+            forced_here.push(key);
             let alt = self.walk_once(ingress.clone(), pkt.clone());
-            let label = format!(
-                "if {}/{} rule {} matches ({reason})",
-                key.0,
-                key.1,
-                key.2 + 1
-            );
-            let not_label = format!(
-                "if {}/{} rule {} does not match",
-                key.0,
-                key.1,
-                key.2 + 1
-            );
+            let which = self.rule_label(&key);
+            let label = format!("if {which} matches ({reason})");
+            let not_label = format!("if {which} does not match");
             self.forced.remove(&key);
             (self.conntrack, self.counters, self.recent, self.nth) = saved;
             if alternatives.is_empty() {
@@ -173,11 +181,11 @@ impl<'h> Walker<'h> {
             }
             alternatives.push((label, outcome(&alt.0)));
             if alt.0.fate != t.0.fate {
-                let reason = format!("{reason} ({}/{} rule {})", key.0, key.1, key.2 + 1);
+                let reason = format!("{reason} ({which})");
                 t.0.fate = Fate::Undecided { reason };
             }
             // Continue with the next unknown of the "not matched" branch.
-            self.forced.insert(key.clone(), false);
+            self.forced.insert(key, false);
             self.conntrack = snapshot.0.clone();
             self.counters = snapshot.1.clone();
             self.recent = snapshot.2.clone();
@@ -195,8 +203,25 @@ impl<'h> Walker<'h> {
         t.0
     }
 
+    /// `nat/KUBE-SVC-X rule 2 (line 57)` for a rule key.
+    fn rule_label(&self, key: &RuleKey) -> String {
+        let chain = self
+            .host
+            .ruleset
+            .table(key.0)
+            .and_then(|t| t.chains.get(key.1));
+        match chain {
+            Some(c) => {
+                let line = c.rules.get(key.2).map(|r| r.line).unwrap_or(0);
+                format!("{}/{} rule {} (line {line})", key.0, c.name, key.2 + 1)
+            }
+            None => format!("{} rule {}", key.0, key.2 + 1),
+        }
+    }
+
     fn walk_once(&mut self, ingress: Ingress, pkt: Packet) -> (Trace, Option<(RuleKey, String)>) {
         let mut st = State {
+            arrived: (None, None),
             p: pkt.clone(),
             in_: None,
             out: None,
@@ -228,6 +253,8 @@ impl<'h> Walker<'h> {
             Trace {
                 packet: pkt,
                 ingress,
+                in_iface: st.arrived.0,
+                physin: st.arrived.1,
                 ct_state,
                 events: st.events,
                 fate,
@@ -264,7 +291,7 @@ impl<'h> Walker<'h> {
     fn received(&mut self, st: &mut State) -> Fate {
         let in_name = st.in_.clone().unwrap_or_default();
         if self.host.iface(&in_name).is_none() && !self.host.interfaces.is_empty() {
-            st.events.push(Event::Note {
+            note!(self, st, Event::Note {
                 text: format!("interface {in_name} is not in the snapshot; walking anyway"),
             });
         }
@@ -273,11 +300,12 @@ impl<'h> Walker<'h> {
             st.physin = Some(in_name.clone());
             st.in_ = Some(master);
         }
+        st.arrived = (st.in_.clone(), st.physin.clone());
         if st.physin.is_some() {
             let br = st.in_.clone().unwrap_or_default();
             if self.is_bridged_frame(st, &br) {
                 if !self.host.sysctl.bridge_nf_call_iptables {
-                    st.events.push(Event::Note {
+                    note!(self, st, Event::Note {
                         text: format!(
                             "bridged on {br}; net.bridge.bridge-nf-call-iptables=0 so iptables never sees it"
                         ),
@@ -299,7 +327,7 @@ impl<'h> Walker<'h> {
             let br = st.in_.clone().unwrap_or_default();
             // DNAT may have turned a bridged frame into a routed one.
             if self.is_bridged_frame(st, &br) {
-                st.events.push(Event::Route {
+                note!(self, st, Event::Route {
                     decision: format!("bridged by {br} (destination is on the bridge, not this host)"),
                 });
                 st.out = Some(br.clone());
@@ -323,7 +351,7 @@ impl<'h> Walker<'h> {
         };
         let r = route::lookup(self.host, st.p.dst, &flow);
         if st.p.dst.is_loopback() && st.in_.as_deref() != Some("lo") && !self.host.sysctl.route_localnet {
-            st.events.push(Event::Route {
+            note!(self, st, Event::Route {
                 decision: format!("martian destination {} on {in_name}: dropped", st.p.dst),
             });
             return Fate::Discarded {
@@ -332,7 +360,7 @@ impl<'h> Walker<'h> {
         }
         match r {
             RouteResult::Local { .. } | RouteResult::Broadcast { .. } | RouteResult::Multicast => {
-                st.events.push(Event::Route {
+                note!(self, st, Event::Route {
                     decision: format!("{} is a local address: INPUT", st.p.dst),
                 });
                 if let Some(f) = self.hook(Hook::Input, st) {
@@ -348,7 +376,7 @@ impl<'h> Walker<'h> {
                 ..
             } => {
                 if !self.host.sysctl.ip_forward {
-                    st.events.push(Event::Route {
+                    note!(self, st, Event::Route {
                         decision: format!(
                             "{} is not local and net.ipv4.ip_forward=0: dropped",
                             st.p.dst
@@ -359,7 +387,7 @@ impl<'h> Walker<'h> {
                     };
                 }
                 let via = gateway.map(|g| format!(" via {g}")).unwrap_or_default();
-                st.events.push(Event::Route {
+                note!(self, st, Event::Route {
                     decision: format!("forward: {} matches route {prefix}{via} dev {dev}", st.p.dst),
                 });
                 if st.p.ttl <= 1 {
@@ -379,7 +407,7 @@ impl<'h> Walker<'h> {
                 Fate::Forwarded { out: dev }
             }
             RouteResult::Reject { kind } => {
-                st.events.push(Event::Route {
+                note!(self, st, Event::Route {
                     decision: format!("route to {} is {kind:?}", st.p.dst),
                 });
                 Fate::Discarded {
@@ -387,7 +415,7 @@ impl<'h> Walker<'h> {
                 }
             }
             RouteResult::NoRoute => {
-                st.events.push(Event::Route {
+                note!(self, st, Event::Route {
                     decision: format!("no route to {}", st.p.dst),
                 });
                 Fate::Discarded {
@@ -429,7 +457,7 @@ impl<'h> Walker<'h> {
         }
         if (st.p.dst, st.p.mark) != before {
             r = route::lookup(self.host, st.p.dst, &Flow { mark: st.p.mark, ..flow });
-            st.events.push(Event::Note {
+            note!(self, st, Event::Note {
                 text: "destination or mark changed in OUTPUT: routing decision taken again".into(),
             });
             if let Some(f) = self.output_route(st, &r) {
@@ -445,7 +473,7 @@ impl<'h> Walker<'h> {
             // Looped back: the packet comes in again on lo, keeping its conntrack entry.
             st.in_ = Some("lo".into());
             st.out = None;
-            st.events.push(Event::Note {
+            note!(self, st, Event::Note {
                 text: "destination is local: the packet loops back through lo".into(),
             });
             if let Some(f) = self.hook(Hook::Prerouting, st) {
@@ -463,7 +491,7 @@ impl<'h> Walker<'h> {
         match r {
             RouteResult::Local { .. } | RouteResult::Broadcast { .. } => {
                 st.out = Some("lo".into());
-                st.events.push(Event::Route {
+                note!(self, st, Event::Route {
                     decision: format!("{} is local: out lo", st.p.dst),
                 });
                 None
@@ -481,7 +509,7 @@ impl<'h> Walker<'h> {
                         .unwrap_or(Ipv4Addr::UNSPECIFIED);
                 }
                 let via = gateway.map(|g| format!(" via {g}")).unwrap_or_default();
-                st.events.push(Event::Route {
+                note!(self, st, Event::Route {
                     decision: format!("output: {} matches route {prefix}{via} dev {dev}", st.p.dst),
                 });
                 None
@@ -504,7 +532,7 @@ impl<'h> Walker<'h> {
     /// Runs every table registered at `hook`, in priority order, with conntrack at -200.
     /// Returns a fate when the packet stops here.
     fn hook(&mut self, hook: Hook, st: &mut State) -> Option<Fate> {
-        st.events.push(Event::Hook {
+        note!(self, st, Event::Hook {
             hook,
             in_: st.in_.clone(),
             out: st.out.clone(),
@@ -586,7 +614,7 @@ impl<'h> Walker<'h> {
         }
         if st.notrack {
             st.ct = Ct::Untracked;
-            st.events.push(Event::Conntrack {
+            note!(self, st, Event::Conntrack {
                 note: "UNTRACKED (raw NOTRACK): conntrack and nat skip this packet".into(),
             });
             return;
@@ -596,15 +624,15 @@ impl<'h> Walker<'h> {
         let tuple = Tuple::of(&p);
         if let Some((i, reply)) = self.conntrack.find(&tuple) {
             // A SYN reopening a closed connection starts a new entry.
-            let c = self.conntrack.get(i).clone();
-            if let (Some(s), Proto::TCP) = (c.tcp, p.proto) {
+            let c_tcp = self.conntrack.get(i).tcp;
+            if let (Some(s), Proto::TCP) = (c_tcp, p.proto) {
                 let tr = conntrack::tcp_transition(reply, p.tcp_flags, s);
                 if !reply
                     && p.tcp_flags.has(TcpFlags::SYN)
                     && !p.tcp_flags.has(TcpFlags::ACK)
                     && matches!(s, TcpState::TimeWait | TcpState::Close)
                 {
-                    st.events.push(Event::Conntrack {
+                    note!(self, st, Event::Conntrack {
                         note: format!("SYN reopens a connection in {}: old entry replaced", s.name()),
                     });
                     self.conntrack.kill(i);
@@ -613,7 +641,7 @@ impl<'h> Walker<'h> {
                 match tr {
                     TcpTransition::Invalid => {
                         st.ct = Ct::Invalid;
-                        st.events.push(Event::Conntrack {
+                        note!(self, st, Event::Conntrack {
                             note: format!(
                                 "INVALID: TCP [{}] is not a valid move from {} ({} direction)",
                                 p.tcp_flags,
@@ -657,12 +685,12 @@ impl<'h> Walker<'h> {
                 cm.assured = cm.orig_packets > 1 && cm.reply_packets > 0;
             }
             let state = if reply || cm.seen_reply { "ESTABLISHED" } else { "NEW" };
-            let line = cm.conntrack_line();
             st.ct = Ct::Existing(i, reply, false);
-            st.events.push(Event::Conntrack {
+            note!(self, st, Event::Conntrack {
                 note: format!(
-                    "{state}: {} direction of existing entry: {line}",
-                    if reply { "reply" } else { "original" }
+                    "{state}: {} direction of existing entry: {}",
+                    if reply { "reply" } else { "original" },
+                    self.conntrack.get(i).conntrack_line()
                 ),
             });
             return;
@@ -672,7 +700,7 @@ impl<'h> Walker<'h> {
                 // The quoted packet went the other way: look up its tuple as sent.
                 if let Some((i, reply)) = self.conntrack.find(&inner) {
                     st.ct = Ct::Existing(i, !reply, true);
-                    st.events.push(Event::Conntrack {
+                    note!(self, st, Event::Conntrack {
                         note: format!(
                             "RELATED: ICMP error about {}",
                             self.conntrack.get(i).conntrack_line()
@@ -682,7 +710,7 @@ impl<'h> Walker<'h> {
                 }
             }
             st.ct = Ct::Invalid;
-            st.events.push(Event::Conntrack {
+            note!(self, st, Event::Conntrack {
                 note: "INVALID: ICMP error for no known connection".into(),
             });
             return;
@@ -698,7 +726,7 @@ impl<'h> Walker<'h> {
                 TcpTransition::To(s) => tcp = Some(s),
                 _ => {
                     st.ct = Ct::Invalid;
-                    st.events.push(Event::Conntrack {
+                    note!(self, st, Event::Conntrack {
                         note: format!(
                             "INVALID: TCP [{}] cannot start a connection (only SYN, or ACK with nf_conntrack_tcp_loose=1)",
                             p.tcp_flags
@@ -710,7 +738,7 @@ impl<'h> Walker<'h> {
         }
         if p.proto == Proto::ICMP && !matches!(p.icmp_type, 8 | 13 | 15 | 17) {
             st.ct = Ct::Invalid;
-            st.events.push(Event::Conntrack {
+            note!(self, st, Event::Conntrack {
                 note: format!("INVALID: ICMP type {} cannot start a connection", p.icmp_type),
             });
             return;
@@ -733,7 +761,7 @@ impl<'h> Walker<'h> {
                 .map(|s| vec![format!("NONE → {} on [{}]", s.name(), p.tcp_flags)])
                 .unwrap_or_default(),
         };
-        st.events.push(Event::Conntrack {
+        note!(self, st, Event::Conntrack {
             note: "NEW: no entry for this tuple; a new connection starts (confirmed if the packet survives)".into(),
         });
         st.ct = Ct::New(Box::new(c));
@@ -747,11 +775,10 @@ impl<'h> Walker<'h> {
             let mut c = *c;
             c.src_nat_done = true;
             c.dst_nat_done = true;
-            let line = c.conntrack_line();
             let i = self.conntrack.confirm(c);
             st.ct = Ct::Existing(i, false, false);
-            st.events.push(Event::Conntrack {
-                note: format!("confirmed: {line}"),
+            note!(self, st, Event::Conntrack {
+                note: format!("confirmed: {}", self.conntrack.get(i).conntrack_line()),
             });
         }
     }
@@ -784,12 +811,15 @@ impl<'h> Walker<'h> {
                 None
             }
             ct @ (Ct::Existing(..) | Ct::RelatedTo(_)) => {
-                let (c, reply, related) = match ct {
-                    Ct::Existing(i, reply, related) => (self.conntrack.get(i).clone(), reply, related),
-                    Ct::RelatedTo(c) => (*c, true, true),
+                let ((orig, reply_t), reply, related) = match ct {
+                    Ct::Existing(i, reply, related) => {
+                        let c = self.conntrack.get(i);
+                        ((c.orig, c.reply), reply, related)
+                    }
+                    Ct::RelatedTo(c) => ((c.orig, c.reply), true, true),
                     _ => unreachable!(),
                 };
-                st.events.push(Event::TableSkipped {
+                note!(self, st, Event::TableSkipped {
                     hook,
                     table: TableName::Nat,
                     reason: if related {
@@ -799,7 +829,7 @@ impl<'h> Walker<'h> {
                     },
                 });
                 // The packet must look like the inverse of the other direction's tuple.
-                let target = if reply { c.orig.invert() } else { c.reply.invert() };
+                let target = if reply { orig.invert() } else { reply_t.invert() };
                 let target = if related {
                     // For an ICMP error only addresses are translated.
                     Tuple {
@@ -847,7 +877,7 @@ impl<'h> Walker<'h> {
                 None
             }
             Ct::Untracked | Ct::Invalid | Ct::Unset => {
-                st.events.push(Event::TableSkipped {
+                note!(self, st, Event::TableSkipped {
                     hook,
                     table: TableName::Nat,
                     reason: format!(
@@ -987,7 +1017,7 @@ impl<'h> Walker<'h> {
         let Some(base) = t.chain_index(builtin) else {
             return TableVerdict::Accept;
         };
-        st.events.push(Event::Table { hook, table });
+        note!(self, st, Event::Table { hook, table });
         // (chain index, next rule index)
         let mut stack: Vec<(usize, usize)> = Vec::new();
         let mut cur = base;
@@ -1002,7 +1032,7 @@ impl<'h> Walker<'h> {
             if pos >= chain.rules.len() {
                 if cur == base {
                     let pol = chain.policy.unwrap_or(Verdict::Accept);
-                    let e = self.counters.entry((table, chain.name.clone(), usize::MAX)).or_default();
+                    let e = self.counters.entry((table, cur, usize::MAX)).or_default();
                     e.packets += 1;
                     e.bytes += st.p.len as u64;
                     st.events.push(Event::Policy {
@@ -1032,8 +1062,8 @@ impl<'h> Walker<'h> {
                 }
             }
             let rule = &chain.rules[pos];
-            let key: RuleKey = (table, chain.name.clone(), pos);
-            let rref = RuleRef {
+            let key: RuleKey = (table, cur, pos);
+            let make_ref = || RuleRef {
                 table,
                 chain: chain.name.clone(),
                 index: pos + 1,
@@ -1043,18 +1073,21 @@ impl<'h> Walker<'h> {
             match self.eval_rule(hook, rule, &key, st) {
                 RuleResult::Matched { .. } => {}
                 other => {
-                    st.events.push(Event::Rule {
-                        hook,
-                        rule: rref,
-                        result: other,
-                    });
+                    if !self.options.lean || matches!(other, RuleResult::Unknown { .. }) {
+                        st.events.push(Event::Rule {
+                            hook,
+                            rule: make_ref(),
+                            result: other,
+                        });
+                    }
                     pos += 1;
                     continue;
                 }
             }
-            let e = self.counters.entry(key.clone()).or_default();
+            let e = self.counters.entry(key).or_default();
             e.packets += 1;
             e.bytes += st.p.len as u64;
+            let rref = make_ref();
             let verdict_word = |w: &str| RuleResult::Matched { verdict: w.to_string() };
             match &rule.target {
                 Target::Accept => {
@@ -1113,7 +1146,7 @@ impl<'h> Walker<'h> {
                         return TableVerdict::Undecided(format!("{} outside the nat table", rule.target.name()));
                     }
                     if let Err(e) = self.apply_nat(hook, st, &rref, &rule.target) {
-                        st.events.push(Event::Note { text: e });
+                        note!(self, st, Event::Note { text: e });
                     }
                     return TableVerdict::Accept;
                 }
@@ -1126,7 +1159,7 @@ impl<'h> Walker<'h> {
                     return TableVerdict::Undecided(format!("target {name} is not modelled: {reason}"));
                 }
                 other => {
-                    let word = if matches!(other, Target::None) { "CONTINUE" } else { "CONTINUE" };
+                    let word = "CONTINUE";
                     st.events.push(Event::Rule { hook, rule: rref.clone(), result: verdict_word(word) });
                     self.non_terminal(hook, st, &rref, other);
                     pos += 1;
@@ -1170,6 +1203,7 @@ impl<'h> Walker<'h> {
             uid: self.options.uid,
             nth_count,
             recent: &lookup,
+            lean: self.options.lean,
         };
         let mut result = RuleResult::Matched { verdict: String::new() };
         let mut has_nth = false;
@@ -1182,7 +1216,7 @@ impl<'h> Walker<'h> {
                 Outcome::Yes => {}
                 Outcome::No(seen) => {
                     result = RuleResult::Failed {
-                        condition: cond_text(m),
+                        condition: if self.options.lean { String::new() } else { cond_text(m) },
                         seen,
                     };
                     break;
@@ -1197,7 +1231,7 @@ impl<'h> Walker<'h> {
                         break;
                     }
                     None => {
-                        new_unknown = Some((key.clone(), reason.clone()));
+                        new_unknown = Some((*key, reason.clone()));
                         result = RuleResult::Unknown { reason };
                         break;
                     }
@@ -1208,7 +1242,7 @@ impl<'h> Walker<'h> {
             st.unknown = new_unknown;
         }
         if has_nth {
-            *self.nth.entry(key.clone()).or_default() += 1;
+            *self.nth.entry(*key).or_default() += 1;
         }
         if matches!(result, RuleResult::Matched { .. }) {
             // recent --set / --update / --remove side effects.
@@ -1294,11 +1328,7 @@ impl<'h> Walker<'h> {
                     }
                 }
             }
-            Target::Ct { notrack, .. } => {
-                if *notrack {
-                    st.notrack = true;
-                }
-            }
+            Target::Ct { notrack: true, .. } => st.notrack = true,
             Target::Notrack => st.notrack = true,
             Target::SetDscp { value } => {
                 let old = st.p.tos;
@@ -1369,7 +1399,8 @@ impl<'h> Walker<'h> {
         let mut r = Packet::blank(src, p.src, Proto::ICMP);
         r.icmp_type = 3;
         r.icmp_code = code;
-        r.len = (20 + 8 + 20 + 8).min(576) as u16 + p.payload_len.min(8);
+        // IP + ICMP headers, then as much of the offending packet as fits in 576 bytes.
+        r.len = 28 + p.len.min(576 - 28);
         r.df = false;
         r.tos = 0xc0;
         r.inner = Some(nfwalk_model::packet::Inner {
@@ -1384,6 +1415,7 @@ impl<'h> Walker<'h> {
 
     fn walk_generated(&mut self, reply: Packet, ct: Ct) -> Trace {
         let mut st = State {
+            arrived: (None, None),
             p: reply.clone(),
             in_: None,
             out: None,
@@ -1408,6 +1440,8 @@ impl<'h> Walker<'h> {
         Trace {
             packet: reply,
             ingress: Ingress::Local,
+            in_iface: None,
+            physin: None,
             ct_state,
             events: st.events,
             fate,
@@ -1423,24 +1457,24 @@ impl<'h> Walker<'h> {
         let mut out = String::new();
         for t in &self.host.ruleset.tables {
             out.push_str(&format!("*{}\n", t.name));
-            for c in &t.chains {
+            for (ci, c) in t.chains.iter().enumerate() {
                 let pol = match c.policy {
                     Some(v) => v.to_string(),
                     None => "-".into(),
                 };
                 let k = self
                     .counters
-                    .get(&(t.name, c.name.clone(), usize::MAX))
+                    .get(&(t.name, ci, usize::MAX))
                     .copied()
                     .unwrap_or_default();
                 let k = if c.policy.is_some() { k } else { Counters::default() };
                 out.push_str(&format!(":{} {} [{}:{}]\n", c.name, pol, k.packets, k.bytes));
             }
-            for c in &t.chains {
+            for (ci, c) in t.chains.iter().enumerate() {
                 for (i, r) in c.rules.iter().enumerate() {
                     let k = self
                         .counters
-                        .get(&(t.name, c.name.clone(), i))
+                        .get(&(t.name, ci, i))
                         .copied()
                         .unwrap_or_default();
                     out.push_str(&format!("[{}:{}] {}\n", k.packets, k.bytes, r.text));

@@ -46,6 +46,21 @@ pub struct Ctx<'a> {
     pub nth_count: u64,
     /// Recent lists: name → addresses.
     pub recent: &'a dyn Fn(&str, Ipv4Addr) -> bool,
+    /// Lean walk: do not describe the value seen when a condition fails.
+    pub lean: bool,
+}
+
+impl Ctx<'_> {
+    /// `Yes`, or `No` with the value seen (not even formatted in a lean walk).
+    fn res(&self, b: bool, seen: impl FnOnce() -> String) -> Outcome {
+        if b {
+            Outcome::Yes
+        } else if self.lean {
+            Outcome::No(String::new())
+        } else {
+            Outcome::No(seen())
+        }
+    }
 }
 
 /// The outcome of one condition.
@@ -73,13 +88,6 @@ fn net_has(net: &IpNet, a: Ipv4Addr) -> bool {
     }
 }
 
-fn bool_out(b: bool, seen: impl FnOnce() -> String) -> Outcome {
-    if b {
-        Outcome::Yes
-    } else {
-        Outcome::No(seen())
-    }
-}
 
 fn state_names(bits: u8) -> String {
     let mut v = Vec::new();
@@ -111,38 +119,38 @@ fn ports_relevant(pkt: &Packet) -> bool {
 fn eval_raw(m: &Match, cx: &Ctx<'_>) -> Outcome {
     let p = cx.pkt;
     match &m.kind {
-        MatchKind::Src { net } => bool_out(net_has(net, p.src), || format!("src {}", p.src)),
-        MatchKind::Dst { net } => bool_out(net_has(net, p.dst), || format!("dst {}", p.dst)),
+        MatchKind::Src { net } => cx.res(net_has(net, p.src), || format!("src {}", p.src)),
+        MatchKind::Dst { net } => cx.res(net_has(net, p.dst), || format!("dst {}", p.dst)),
         MatchKind::InIface { iface } => match cx.in_ {
-            Some(i) => bool_out(iface.matches(i), || format!("in {i}")),
+            Some(i) => cx.res(iface.matches(i), || format!("in {i}")),
             None => Outcome::No("no input interface at this hook".into()),
         },
         MatchKind::OutIface { iface } => match cx.out {
-            Some(o) => bool_out(iface.matches(o), || format!("out {o}")),
+            Some(o) => cx.res(iface.matches(o), || format!("out {o}")),
             None => Outcome::No("no output interface at this hook".into()),
         },
         MatchKind::Proto { proto } => match proto {
             None => Outcome::Yes,
-            Some(pr) => bool_out(*pr == p.proto, || format!("proto {}", p.proto)),
+            Some(pr) => cx.res(*pr == p.proto, || format!("proto {}", p.proto)),
         },
-        MatchKind::Fragment => bool_out(p.frag_off != 0, || "first fragment".into()),
+        MatchKind::Fragment => cx.res(p.frag_off != 0, || "first fragment".into()),
         MatchKind::SrcPort { range } => {
             if !ports_relevant(p) {
                 return Outcome::No(format!("proto {} has no ports", p.proto));
             }
-            bool_out(range.contains(p.sport), || format!("sport {}", p.sport))
+            cx.res(range.contains(p.sport), || format!("sport {}", p.sport))
         }
         MatchKind::DstPort { range } => {
             if !ports_relevant(p) {
                 return Outcome::No(format!("proto {} has no ports", p.proto));
             }
-            bool_out(range.contains(p.dport), || format!("dport {}", p.dport))
+            cx.res(range.contains(p.dport), || format!("dport {}", p.dport))
         }
         MatchKind::TcpFlags { mask, comp } => {
             if p.proto != Proto::TCP {
                 return Outcome::No(format!("proto {}", p.proto));
             }
-            bool_out(p.tcp_flags.0 & mask == *comp, || {
+            cx.res(p.tcp_flags.0 & mask == *comp, || {
                 format!("flags {}", p.tcp_flags)
             })
         }
@@ -158,15 +166,15 @@ fn eval_raw(m: &Match, cx: &Ctx<'_>) -> Outcome {
                 PortDir::Dst => port_in(ports, p.dport),
                 PortDir::Either => port_in(ports, p.sport) || port_in(ports, p.dport),
             };
-            bool_out(ok, || format!("sport {} dport {}", p.sport, p.dport))
+            cx.res(ok, || format!("sport {} dport {}", p.sport, p.dport))
         }
         MatchKind::IcmpType { icmp_type, code } => {
             if p.proto != Proto::ICMP {
                 return Outcome::No(format!("proto {}", p.proto));
             }
             let ok = *icmp_type == 255
-                || (p.icmp_type == *icmp_type && code.map_or(true, |c| c == p.icmp_code));
-            bool_out(ok, || {
+                || (p.icmp_type == *icmp_type && code.is_none_or(|c| c == p.icmp_code));
+            cx.res(ok, || {
                 format!("icmp type {} code {}", p.icmp_type, p.icmp_code)
             })
         }
@@ -180,7 +188,7 @@ fn eval_raw(m: &Match, cx: &Ctx<'_>) -> Outcome {
                     bits |= CtStates::DNAT;
                 }
             }
-            bool_out(states.0 & bits != 0, || format!("ctstate {}", state_names(bits)))
+            cx.res(states.0 & bits != 0, || format!("ctstate {}", state_names(bits)))
         }
         MatchKind::CtProto { proto } => ct_cond(cx, |c| {
             (c.orig.proto == *proto, format!("ctproto {}", c.orig.proto))
@@ -213,7 +221,7 @@ fn eval_raw(m: &Match, cx: &Ctx<'_>) -> Outcome {
             if cx.ct.conn.is_none() {
                 return Outcome::No("no conntrack entry".into());
             }
-            bool_out(cx.ct.reply == *reply, || {
+            cx.res(cx.ct.reply == *reply, || {
                 format!("ctdir {}", if cx.ct.reply { "REPLY" } else { "ORIGINAL" })
             })
         }
@@ -243,7 +251,7 @@ fn eval_raw(m: &Match, cx: &Ctx<'_>) -> Outcome {
                 None
             };
             let t = addr_type(cx.host, p.src, dev);
-            bool_out(types.contains(t), || format!("src {} is {t}", p.src))
+            cx.res(types.contains(t), || format!("src {} is {t}", p.src))
         }
         MatchKind::AddrTypeDst {
             types,
@@ -258,47 +266,47 @@ fn eval_raw(m: &Match, cx: &Ctx<'_>) -> Outcome {
                 None
             };
             let t = addr_type(cx.host, p.dst, dev);
-            bool_out(types.contains(t), || format!("dst {} is {t}", p.dst))
+            cx.res(types.contains(t), || format!("dst {} is {t}", p.dst))
         }
         MatchKind::Mark { value, mask } => {
-            bool_out(p.mark & mask == *value, || format!("mark {:#x}", p.mark))
+            cx.res(p.mark & mask == *value, || format!("mark {:#x}", p.mark))
         }
         MatchKind::ConnMark { value, mask } => ct_cond(cx, |c| {
             (c.mark & mask == *value, format!("connmark {:#x}", c.mark))
         }),
         MatchKind::Comment { .. } => Outcome::Yes,
         MatchKind::SrcRange { lo, hi } => match (v4(*lo), v4(*hi)) {
-            (Some(lo), Some(hi)) => bool_out(lo <= p.src && p.src <= hi, || format!("src {}", p.src)),
+            (Some(lo), Some(hi)) => cx.res(lo <= p.src && p.src <= hi, || format!("src {}", p.src)),
             _ => Outcome::No("IPv6 range".into()),
         },
         MatchKind::DstRange { lo, hi } => match (v4(*lo), v4(*hi)) {
-            (Some(lo), Some(hi)) => bool_out(lo <= p.dst && p.dst <= hi, || format!("dst {}", p.dst)),
+            (Some(lo), Some(hi)) => cx.res(lo <= p.dst && p.dst <= hi, || format!("dst {}", p.dst)),
             _ => Outcome::No("IPv6 range".into()),
         },
         MatchKind::MacSource { mac } => match p.mac_src {
-            Some(m) => bool_out(&m == mac, || format!("mac-source {}", fmt_mac(&m))),
+            Some(m) => cx.res(&m == mac, || format!("mac-source {}", fmt_mac(&m))),
             None if matches!(cx.hook, Hook::Output | Hook::Postrouting) && cx.in_.is_none() => {
                 Outcome::No("locally generated packet has no source MAC".into())
             }
             None => Outcome::Unknown("the packet's source MAC is not known".into()),
         },
         MatchKind::PhysdevIn { iface } => match cx.physin {
-            Some(i) => bool_out(iface.matches(i), || format!("physin {i}")),
+            Some(i) => cx.res(iface.matches(i), || format!("physin {i}")),
             None => Outcome::No("not bridged (no physin)".into()),
         },
         MatchKind::PhysdevOut { iface } => match cx.physout {
-            Some(o) => bool_out(iface.matches(o), || format!("physout {o}")),
+            Some(o) => cx.res(iface.matches(o), || format!("physout {o}")),
             None if cx.bridged && matches!(cx.hook, Hook::Forward | Hook::Postrouting) => {
                 Outcome::Unknown("bridge output port unknown (no FDB in snapshot)".into())
             }
             None => Outcome::No("not bridged (no physout)".into()),
         },
-        MatchKind::PhysdevIsIn => bool_out(cx.physin.is_some(), || "no physin".into()),
-        MatchKind::PhysdevIsOut => bool_out(
+        MatchKind::PhysdevIsIn => cx.res(cx.physin.is_some(), || "no physin".into()),
+        MatchKind::PhysdevIsOut => cx.res(
             cx.physout.is_some() || (cx.bridged && cx.hook != Hook::Prerouting),
             || "no physout".into(),
         ),
-        MatchKind::PhysdevIsBridged => bool_out(cx.bridged, || "routed, not bridged".into()),
+        MatchKind::PhysdevIsBridged => cx.res(cx.bridged, || "routed, not bridged".into()),
         MatchKind::PktType { pkt_type } => {
             let t = if p.dst.is_broadcast() || is_subnet_broadcast(cx, p.dst) {
                 "broadcast"
@@ -307,24 +315,24 @@ fn eval_raw(m: &Match, cx: &Ctx<'_>) -> Outcome {
             } else {
                 "unicast"
             };
-            bool_out(pkt_type == t, || format!("pkt-type {t}"))
+            cx.res(pkt_type == t, || format!("pkt-type {t}"))
         }
-        MatchKind::Length { range } => bool_out(range.contains(p.len), || format!("length {}", p.len)),
+        MatchKind::Length { range } => cx.res(range.contains(p.len), || format!("length {}", p.len)),
         MatchKind::Ttl { cmp, value } => {
             let ok = match cmp {
                 Cmp::Eq => p.ttl == *value,
                 Cmp::Lt => p.ttl < *value,
                 Cmp::Gt => p.ttl > *value,
             };
-            bool_out(ok, || format!("ttl {}", p.ttl))
+            cx.res(ok, || format!("ttl {}", p.ttl))
         }
         MatchKind::Tos { value, mask } => {
-            bool_out(p.tos & mask == *value, || format!("tos {:#04x}", p.tos))
+            cx.res(p.tos & mask == *value, || format!("tos {:#04x}", p.tos))
         }
-        MatchKind::Dscp { value } => bool_out(p.tos >> 2 == *value, || format!("dscp {}", p.tos >> 2)),
+        MatchKind::Dscp { value } => cx.res(p.tos >> 2 == *value, || format!("dscp {}", p.tos >> 2)),
         MatchKind::UidOwner { lo, hi } => match (cx.hook, cx.uid) {
             (Hook::Output | Hook::Postrouting, Some(u)) => {
-                bool_out(*lo <= u && u <= *hi, || format!("uid {u}"))
+                cx.res(*lo <= u && u <= *hi, || format!("uid {u}"))
             }
             (Hook::Output | Hook::Postrouting, None) => {
                 Outcome::Unknown("the sending process's uid is not given (--uid)".into())
@@ -347,7 +355,7 @@ fn eval_raw(m: &Match, cx: &Ctx<'_>) -> Outcome {
             let addr = if *rdest { p.dst } else { p.src };
             match cmd {
                 RecentCmd::Set => Outcome::Yes,
-                RecentCmd::Remove => bool_out((cx.recent)(name, addr), || {
+                RecentCmd::Remove => cx.res((cx.recent)(name, addr), || {
                     format!("{addr} not in recent list {name}")
                 }),
                 RecentCmd::Rcheck | RecentCmd::Update => {
@@ -356,7 +364,7 @@ fn eval_raw(m: &Match, cx: &Ctx<'_>) -> Outcome {
                             "recent list {name}: --seconds/--hitcount depend on timing and history"
                         ))
                     } else {
-                        bool_out((cx.recent)(name, addr), || {
+                        cx.res((cx.recent)(name, addr), || {
                             format!("{addr} not in recent list {name}")
                         })
                     }
@@ -374,7 +382,7 @@ fn eval_raw(m: &Match, cx: &Ctx<'_>) -> Outcome {
         MatchKind::Statistic { mode } => match mode {
             Statistic::Nth { every, packet } => {
                 let every = (*every).max(1) as u64;
-                bool_out(cx.nth_count % every == *packet as u64, || {
+                cx.res(cx.nth_count % every == *packet as u64, || {
                     format!("packet {} of every {every}", cx.nth_count % every)
                 })
             }
@@ -397,7 +405,7 @@ fn ct_cond(cx: &Ctx<'_>, f: impl FnOnce(&Conn) -> (bool, String)) -> Outcome {
     match cx.ct.conn {
         Some(c) => {
             let (ok, seen) = f(c);
-            bool_out(ok, || seen)
+            cx.res(ok, || seen)
         }
         None => Outcome::No(format!("no conntrack entry (state {})", state_names(cx.ct.state))),
     }

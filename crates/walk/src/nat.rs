@@ -19,7 +19,7 @@ use crate::conntrack::{Table, Tuple};
 /// `reply` is the would-be reply tuple with the candidate destination (the NATed source)
 /// already set; its `dport` is replaced.
 pub fn pick_port(table: &Table, mut reply: Tuple, orig_port: u16, range: Option<PortRange>) -> u16 {
-    let in_range = range.map_or(true, |r| r.contains(orig_port));
+    let in_range = range.is_none_or(|r| r.contains(orig_port));
     reply.dport = orig_port;
     if in_range && !table.tuple_taken(&reply) {
         return orig_port;

@@ -53,10 +53,9 @@ pub struct Flow<'a> {
     pub mark: u32,
 }
 
-fn default_rules() -> Vec<PolicyRule> {
-    [(0, TABLE_LOCAL), (32766, TABLE_MAIN), (32767, TABLE_DEFAULT)]
-        .into_iter()
-        .map(|(priority, table)| PolicyRule {
+fn default_rules() -> [PolicyRule; 3] {
+    [(0, TABLE_LOCAL), (32766, TABLE_MAIN), (32767, TABLE_DEFAULT)].map(|(priority, table)| {
+        PolicyRule {
             priority,
             from: None,
             to: None,
@@ -66,8 +65,8 @@ fn default_rules() -> Vec<PolicyRule> {
             table: Some(table),
             action: None,
             invert: false,
-        })
-        .collect()
+        }
+    })
 }
 
 fn rule_selects(r: &PolicyRule, dst: Ipv4Addr, flow: &Flow<'_>) -> bool {
@@ -98,7 +97,7 @@ pub fn lookup_table(host: &Host, table: u32, dst: Ipv4Addr) -> Option<&Route> {
         .filter(|r| {
             r.dev
                 .as_ref()
-                .map_or(true, |d| host.iface(d).map_or(true, |i| i.up))
+                .is_none_or(|d| host.iface(d).is_none_or(|i| i.up))
         })
         .max_by(|a, b| {
             a.dst
@@ -133,13 +132,24 @@ pub fn lookup(host: &Host, dst: Ipv4Addr, flow: &Flow<'_>) -> RouteResult {
     if dst.is_multicast() {
         return RouteResult::Multicast;
     }
-    let mut rules: Vec<PolicyRule> = if host.rules.is_empty() {
-        default_rules()
+    let defaults;
+    let rules: &[PolicyRule] = if host.rules.is_empty() {
+        defaults = default_rules();
+        &defaults
     } else {
-        host.rules.clone()
+        &host.rules
     };
-    rules.sort_by_key(|r| r.priority);
-    for r in &rules {
+    // `ip rule` lists rules by priority already; sort only when they are not.
+    let sorted;
+    let rules: &[PolicyRule] = if rules.windows(2).all(|w| w[0].priority <= w[1].priority) {
+        rules
+    } else {
+        let mut v = rules.to_vec();
+        v.sort_by_key(|r| r.priority);
+        sorted = v;
+        &sorted
+    };
+    for r in rules {
         if !rule_selects(r, dst, flow) {
             continue;
         }

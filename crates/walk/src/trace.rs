@@ -247,6 +247,10 @@ pub struct Trace {
     pub packet: Packet,
     /// Where it arrived.
     pub ingress: Ingress,
+    /// IN as netfilter reports it (a bridge port resolves to its bridge); None for local.
+    pub in_iface: Option<String>,
+    /// PHYSIN, for frames received on a bridge port.
+    pub physin: Option<String>,
     /// The conntrack state the packet had (`NEW`, `ESTABLISHED`, `RELATED`, `INVALID`, `UNTRACKED`).
     pub ct_state: String,
     /// Every step in order.

@@ -25,6 +25,7 @@ pub fn run(a: ReplayArgs) -> Result<i32> {
         })
         .collect();
     let mut w = Walker::new(&host);
+    w.options.lean = a.lean;
     let results = replay(&mut w, &frames);
     let style = text::Style::detect(a.no_color, true);
     for r in &results {
