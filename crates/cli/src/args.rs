@@ -29,6 +29,16 @@ pub enum Command {
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Close {
+    /// FIN from both sides, then the last ACK.
+    Fin,
+    /// The client sends RST after the data.
+    Rst,
+    /// Nobody closes: the connection stays open after the data.
+    Open,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     /// For people (colour on a terminal).
     Text,
@@ -110,6 +120,10 @@ pub struct TraceArgs {
     /// Walk a whole TCP connection: SYN, SYN-ACK, ACK, data, FIN both ways.
     #[arg(long)]
     pub conn: bool,
+    /// How the --conn connection ends: `fin` (both sides close: TIME_WAIT), `rst` (the
+    /// client aborts, as a client that exits with unread data does: CLOSE) or `open`.
+    #[arg(long, value_enum, default_value = "fin", requires = "conn")]
+    pub close: Close,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,

@@ -134,3 +134,19 @@ fn lean_replay_keeps_paths_verdicts_and_interfaces() {
     }
     assert!(full.iter().any(|f| f["evaluation"].as_array().unwrap().iter().any(|e| e["result"] == "failed")));
 }
+
+#[test]
+fn conn_close_modes_end_in_the_kernel_states() {
+    for (close, state) in [("fin", "TIME_WAIT"), ("rst", "CLOSE"), ("open", "ESTABLISHED")] {
+        let (code, out, err) = nfwalk(&[
+            "trace", "--in", "enp1s0", "--src", "198.51.100.10", "--dst", "198.51.100.1", "--dport", "10000", "--conn",
+            "--close", close, "--conntrack", "--brief",
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let line = out.lines().find(|l| l.starts_with("tcp ")).unwrap_or_else(|| panic!("no conntrack line: {out}"));
+        assert_eq!(line.split_whitespace().nth(3), Some(state), "{close}: {line}");
+    }
+    let (_, out, _) = nfwalk(&["demo"]);
+    assert!(out.contains(" CLOSE src=198.51.100.10 dst=198.51.100.1 sport=40002"), "{out}");
+    assert!(out.contains("ESTABLISHED → CLOSE on [ACK,RST]"), "{out}");
+}

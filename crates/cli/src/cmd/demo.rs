@@ -3,7 +3,7 @@
 use anyhow::Result;
 use nfwalk_walk::Walker;
 
-use crate::args::{DemoArgs, Format};
+use crate::args::{Close, DemoArgs, Format};
 use crate::demo_host;
 use crate::render::text;
 
@@ -15,6 +15,13 @@ Redis from container 172.17.0.2:6379 on host port 10000. Its admin ran
 
 and nothing was blocked. nfwalk walks a client's connection from 198.51.100.10 to
 198.51.100.1:10000, hook by hook, to show why.
+";
+
+const CLOSE_NOTE: &str = "\
+Why one entry reads CLOSE and another ESTABLISHED (the seed's open question): conntrack
+follows the TCP flags. Closed with FIN from both sides: TIME_WAIT (120 s). Aborted with RST:
+straight to CLOSE (10 s); a client that exits with unread data, or a server that closes on
+it, makes the kernel send RST. Still open: ESTABLISHED (432000 s).
 ";
 
 const OUTRO: &str = "\
@@ -44,7 +51,7 @@ pub fn run(a: DemoArgs) -> Result<i32> {
         iface: "enp1s0".into(),
         physin: None,
     };
-    let traces = super::trace::conversation(&host, &mut w, ingress, syn);
+    let traces = super::trace::conversation(&host, &mut w, ingress.clone(), syn.clone());
     if a.format != Format::Text {
         super::trace::print_traces(&traces, a.format, text::Style::detect(true, false));
         return Ok(0);
@@ -62,11 +69,26 @@ pub fn run(a: DemoArgs) -> Result<i32> {
         }
         println!();
     }
+    // The seed's open question: why does one service's entry read CLOSE and another's
+    // ESTABLISHED? Two more connections: one the client aborts with RST (as a client that
+    // exits with unread data does), one still open.
+    let mut second = syn.clone();
+    second.sport = 40002;
+    let aborted = super::trace::conversation_with(&host, &mut w, ingress.clone(), second, Close::Rst);
+    let mut third = syn.clone();
+    third.sport = 40003;
+    let open = super::trace::conversation_with(&host, &mut w, ingress, third, Close::Open);
+    println!("━━━ two more connections: 40002 ends with RST, 40003 stays open ━━━");
+    for (label, t) in aborted.iter().chain(open.iter()) {
+        println!("{label:<28} {}  →  {}", t.packet.summary(), t.fate.describe());
+    }
+    println!();
     println!("━━━ conntrack -L afterwards ━━━");
     print!("{}", w.conntrack.listing());
     for c in w.conntrack.conns() {
-        println!("transitions: {}", c.history.join("; "));
+        println!("sport {}: {}", c.orig.sport, c.history.join("; "));
     }
+    println!("\n{CLOSE_NOTE}");
     println!("\n{OUTRO}");
     Ok(0)
 }

@@ -4,7 +4,7 @@ use anyhow::Result;
 use nfwalk_model::{Host, Packet, Proto, TcpFlags};
 use nfwalk_walk::{Fate, Ingress, Trace, Walker};
 
-use crate::args::{Format, TraceArgs};
+use crate::args::{Close, Format, TraceArgs};
 use crate::input;
 use crate::render::{self, text};
 
@@ -16,7 +16,7 @@ pub fn run(a: TraceArgs) -> Result<i32> {
     w.options.uid = a.packet.uid;
     let traces = if a.conn {
         anyhow::ensure!(pkt.proto == Proto::TCP, "--conn walks a TCP connection: use -p tcp");
-        conversation(&host, &mut w, ingress, pkt)
+        conversation_with(&host, &mut w, ingress, pkt, a.close)
     } else {
         vec![("".to_string(), w.walk(ingress, pkt))]
     };
@@ -88,6 +88,17 @@ fn reply_ingress(host: &Host, first: &Trace) -> Ingress {
 /// Walks SYN, SYN-ACK, ACK, data both ways, FIN both ways and the last ACK, stopping at the
 /// first packet that does not get through.
 pub fn conversation(host: &Host, w: &mut Walker<'_>, client_in: Ingress, first: Packet) -> Vec<(String, Trace)> {
+    conversation_with(host, w, client_in, first, Close::Fin)
+}
+
+/// Like [`conversation`], ending the way `close` says.
+pub fn conversation_with(
+    host: &Host,
+    w: &mut Walker<'_>,
+    client_in: Ingress,
+    first: Packet,
+    close: Close,
+) -> Vec<(String, Trace)> {
     const CISN: u32 = 1000;
     const SISN: u32 = 5000;
     let mut out = Vec::new();
@@ -125,15 +136,25 @@ pub fn conversation(host: &Host, w: &mut Walker<'_>, client_in: Ingress, first: 
         p
     };
     use TcpFlags as F;
-    let steps: Vec<(&str, bool, Packet)> = vec![
+    let mut steps: Vec<(&str, bool, Packet)> = vec![
         ("server → client  SYN-ACK", true, server_pkt(F::SYN | F::ACK, SISN, CISN + 1, 0, 0)),
         ("client → server  ACK", false, client_pkt(F::ACK, CISN + 1, SISN + 1, 0, 2)),
         ("client → server  data", false, client_pkt(F::ACK | F::PSH, CISN + 1, SISN + 1, 10, 3)),
         ("server → client  data", true, server_pkt(F::ACK | F::PSH, SISN + 1, CISN + 11, 10, 1)),
-        ("client → server  FIN", false, client_pkt(F::ACK | F::FIN, CISN + 11, SISN + 11, 0, 4)),
-        ("server → client  FIN", true, server_pkt(F::ACK | F::FIN, SISN + 11, CISN + 12, 0, 2)),
-        ("client → server  last ACK", false, client_pkt(F::ACK, CISN + 12, SISN + 12, 0, 5)),
     ];
+    match close {
+        Close::Fin => steps.extend([
+            ("client → server  FIN", false, client_pkt(F::ACK | F::FIN, CISN + 11, SISN + 11, 0, 4)),
+            ("server → client  FIN", true, server_pkt(F::ACK | F::FIN, SISN + 11, CISN + 12, 0, 2)),
+            ("client → server  last ACK", false, client_pkt(F::ACK, CISN + 12, SISN + 12, 0, 5)),
+        ]),
+        Close::Rst => steps.push(("client → server  RST", false, {
+            let mut p = client_pkt(F::ACK | F::RST, CISN + 11, SISN + 11, 0, 4);
+            p.len = 40;
+            p
+        })),
+        Close::Open => {}
+    }
     for (label, from_server, p) in steps {
         let ing = if from_server { server_in.clone() } else { client_in.clone() };
         let t = w.walk(ing, p);
