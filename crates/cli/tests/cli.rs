@@ -143,7 +143,7 @@ fn conn_close_modes_end_in_the_kernel_states() {
             "--close", close, "--conntrack", "--brief",
         ]);
         assert_eq!(code, 0, "{err}");
-        let line = out.lines().find(|l| l.starts_with("tcp ")).unwrap_or_else(|| panic!("no conntrack line: {out}"));
+        let line = out.lines().find(|l| l.starts_with("tcp ") && l.contains(" src=")).unwrap_or_else(|| panic!("no conntrack line: {out}"));
         assert_eq!(line.split_whitespace().nth(3), Some(state), "{close}: {line}");
     }
     let (_, out, _) = nfwalk(&["demo"]);
