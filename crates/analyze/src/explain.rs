@@ -688,7 +688,7 @@ pub fn sample_verdict(host: &Host, s: &Sample) -> String {
     let mut last = String::from("unknown");
     for (i, (ing, p)) in s.steps.iter().enumerate() {
         let t = w.walk(ing.clone(), p.clone());
-        last = format!("{} ({})", t.fate.verdict(), t.fate.describe());
+        last = format!("{} ({})", t.fate.verdict(), t.fate.describe().replace("(line 0)", "(the fix)"));
         if t.fate.verdict() != "accept" {
             if i + 1 < s.steps.len() {
                 last = format!("{} (step {} {})", t.fate.verdict(), i + 1, t.fate.describe());
