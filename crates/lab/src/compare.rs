@@ -12,7 +12,7 @@
 //!   except entries whose original direction is a host-originated (not replayed) packet.
 
 use nfwalk_walk::replay::{replay, Frame, Replayed};
-use nfwalk_walk::{Trace, Walker};
+use nfwalk_walk::{Ingress, Trace, Walker};
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::runner::KernelRun;
@@ -122,7 +122,7 @@ fn flags_words(f: nfwalk_model::TcpFlags) -> Vec<String> {
     v
 }
 
-fn kernel_ident(k: &KernelPacket) -> (String, String, Option<u16>, Option<u32>, Option<u32>, Vec<String>) {
+fn kernel_ident(k: &KernelPacket) -> Ident {
     let h = k.first_header();
     let mut f: Vec<String> = h.tcp_flags().into_iter().map(String::from).collect();
     f.sort();
@@ -134,6 +134,113 @@ fn kernel_ident(k: &KernelPacket) -> (String, String, Option<u16>, Option<u32>, 
         h.len,
         f,
     )
+}
+
+/// The identity a walked packet and a kernel trace are tied by.
+type Ident = (String, String, Option<u16>, Option<u32>, Option<u32>, Vec<String>);
+
+fn packet_ident(p: &nfwalk_model::Packet) -> Ident {
+    (
+        p.src.to_string(),
+        p.dst.to_string(),
+        p.proto.has_ports().then_some(p.sport),
+        Some(p.id as u32),
+        Some(p.len as u32),
+        if p.proto == nfwalk_model::Proto::TCP { flags_words(p.tcp_flags) } else { Vec::new() },
+    )
+}
+
+/// A host-originated TCP or UDP packet as the kernel traced it, rebuilt for a walk from
+/// OUTPUT. RSTs are left out: the ones in these scenarios are REJECT's, which nfwalk
+/// generates and walks itself.
+fn local_packet(k: &KernelPacket) -> Option<nfwalk_model::Packet> {
+    let h = k.first_header();
+    if h.iif.is_some() {
+        return None;
+    }
+    let (src, dst) = (h.src.as_deref()?.parse().ok()?, h.dst.as_deref()?.parse().ok()?);
+    let (sport, dport) = (h.sport?, h.dport?);
+    let mut p = match h.proto.as_deref()? {
+        "tcp" => {
+            let mut f = 0u8;
+            for w in h.tcp_flags() {
+                f |= match w {
+                    "FIN" => nfwalk_model::TcpFlags::FIN,
+                    "SYN" => nfwalk_model::TcpFlags::SYN,
+                    "RST" => return None,
+                    "PSH" => nfwalk_model::TcpFlags::PSH,
+                    "ACK" => nfwalk_model::TcpFlags::ACK,
+                    "URG" => nfwalk_model::TcpFlags::URG,
+                    _ => 0,
+                };
+            }
+            nfwalk_model::Packet::tcp(src, sport, dst, dport, f)
+        }
+        "udp" => nfwalk_model::Packet::udp(src, sport, dst, dport),
+        _ => return None,
+    };
+    if let Some(id) = h.id {
+        p.id = id as u16;
+    }
+    if let Some(len) = h.len {
+        p.len = len as u16;
+    }
+    if let Some(ttl) = h.ttl {
+        p.ttl = ttl as u8;
+    }
+    Some(p)
+}
+
+/// Replays the capture (received packets only) and, in the kernel trace's order, walks the
+/// host-originated TCP/UDP packets the kernel traced (the host's side of a connection to a
+/// host service) from OUTPUT, so that conntrack sees both directions. Their own walks are not
+/// compared (their counters, LOG lines and conntrack entries are left out as before).
+fn replay_with_local(
+    w: &mut Walker<'_>,
+    frames: &[Frame],
+    kernel: &[KernelPacket],
+    is_bridge: impl Fn(&str) -> bool,
+) -> Vec<Replayed> {
+    // Where each frame falls in the kernel trace (by identity, first unused).
+    let mut used = vec![false; kernel.len()];
+    let at: Vec<Option<usize>> = frames
+        .iter()
+        .map(|f| {
+            let p = f.packet.as_ref()?;
+            let id = packet_ident(p);
+            let i = kernel
+                .iter()
+                .enumerate()
+                .position(|(i, k)| !used[i] && k.first_header().iif.is_some() && kernel_ident(k) == id)?;
+            used[i] = true;
+            Some(i)
+        })
+        .collect();
+    let locals: Vec<(usize, nfwalk_model::Packet)> =
+        kernel.iter().enumerate().filter_map(|(i, k)| Some((i, local_packet(k)?))).collect();
+    let mut next_local = 0;
+    let mut out = Vec::with_capacity(frames.len());
+    let mut start = 0;
+    for (k, f) in frames.iter().enumerate() {
+        let Some(pos) = at[k] else { continue };
+        // Never split a bridge-device frame from the port frame just before it.
+        if f.iface.as_deref().is_some_and(&is_bridge) {
+            continue;
+        }
+        if next_local < locals.len() && locals[next_local].0 < pos {
+            out.extend(replay(w, &frames[start..k]));
+            start = k;
+            while next_local < locals.len() && locals[next_local].0 < pos {
+                let _ = w.walk(Ingress::Local, locals[next_local].1.clone());
+                next_local += 1;
+            }
+        }
+    }
+    out.extend(replay(w, &frames[start..]));
+    for (_, p) in &locals[next_local..] {
+        let _ = w.walk(Ingress::Local, p.clone());
+    }
+    out
 }
 
 /// Parses `iptables-save -c` into `table/chain/<rule text | policy>` → `p:b`.
@@ -186,9 +293,11 @@ pub fn compare(run: &KernelRun) -> Result<Comparison, LabError> {
         .map(|f| Frame { index: f.index, iface: f.iface, packet: f.packet, skipped: f.skipped })
         .collect();
     let mut w = Walker::new(&host);
-    let results = replay(&mut w, &frames);
-
     let kernel_packets = run.packets();
+    let results = replay_with_local(&mut w, &frames, &kernel_packets, |i| {
+        host.iface(i).and_then(|x| x.kind.as_deref()) == Some("bridge")
+    });
+
     let mut used = vec![false; kernel_packets.len()];
     let mut cmp = Comparison::default();
     let mut our_logs = Vec::new();
@@ -197,14 +306,7 @@ pub fn compare(run: &KernelRun) -> Result<Comparison, LabError> {
             Replayed::Skipped { frame, why, .. } => cmp.skipped.push((*frame, why.clone())),
             Replayed::Walked { frame, trace } => {
                 let p = &trace.packet;
-                let ident = (
-                    p.src.to_string(),
-                    p.dst.to_string(),
-                    p.proto.has_ports().then_some(p.sport),
-                    Some(p.id as u32),
-                    Some(p.len as u32),
-                    if p.proto == nfwalk_model::Proto::TCP { flags_words(p.tcp_flags) } else { Vec::new() },
-                );
+                let ident = packet_ident(p);
                 let found = kernel_packets
                     .iter()
                     .enumerate()
@@ -297,7 +399,13 @@ pub fn compare(run: &KernelRun) -> Result<Comparison, LabError> {
     };
     let mut kct: Vec<String> =
         run.conntrack.iter().filter(|l| !originated_locally(l)).filter_map(|l| norm_conntrack(l)).collect();
-    let mut oct: Vec<String> = w.conntrack.conns().filter_map(|c| norm_conntrack(&c.conntrack_line())).collect();
+    let mut oct: Vec<String> = w
+        .conntrack
+        .conns()
+        .map(|c| c.conntrack_line())
+        .filter(|l| !originated_locally(l))
+        .filter_map(|l| norm_conntrack(&l))
+        .collect();
     kct.sort();
     oct.sort();
     cmp.conntrack = (kct, oct);

@@ -330,7 +330,17 @@ pub fn parse_trace(text: &str) -> Vec<TraceBlock> {
                 blocks.push(TraceBlock { header, events: vec![] });
             }
         } else if t.starts_with("TRACE:") {
-            if let (Some(ev), Some(b)) = (TraceEvent::parse(line), blocks.last_mut()) {
+            // xtables-monitor prints no new PACKET line when a packet's trace resumes after
+            // another packet's (a REJECT's reply is traced from inside the rule, before the
+            // REJECT rule's own event): such an event belongs to the latest block with its id.
+            let id = t.split_whitespace().nth(2).unwrap_or("");
+            let at = match blocks.last() {
+                Some(b) if b.header.trace_id != id => {
+                    blocks.iter().rposition(|b| b.header.trace_id == id).unwrap_or(blocks.len() - 1)
+                }
+                _ => blocks.len().wrapping_sub(1),
+            };
+            if let (Some(ev), Some(b)) = (TraceEvent::parse(line), blocks.get_mut(at)) {
                 b.events.push(ev);
             }
         }

@@ -290,3 +290,65 @@ fn docker28_drops_direct_routing_in_raw_and_publishes_the_port() {
     assert!(r.conntrack.iter().any(|l| l.contains("sport=40051 dport=10000 src=172.17.0.2") && l.contains("[ASSURED]")), "{:?}", r.conntrack);
     let _ = std::fs::remove_dir_all(&r.dir);
 }
+
+#[test]
+fn chains_goto_return_nested_and_negations() {
+    if !kernel_available() {
+        return;
+    }
+    let r = run("chains");
+    let got: Vec<_> = r.clients.iter().map(|c| c.outcome.clone()).collect();
+    assert_eq!(got, vec![Outcome::Reply("HOST".into()), Outcome::Refused, Outcome::Reply("HOST".into()), Outcome::Timeout]);
+    // RETURN from the goto'd ALLOWLIST resumes INPUT after `-j SVC`, not SVC.
+    let goto = tcp_syn_to(&r, 8084).into_iter().find(|p| p.first_header().src.as_deref() == Some("198.51.100.12")).unwrap();
+    let rules: Vec<_> = goto.events().filter_map(|e| e.rule_text()).collect();
+    assert_eq!(rules.last(), Some(&"-A INPUT -s 198.51.100.12/32 -p tcp -m tcp --dport 8084 -j ACCEPT"), "{rules:#?}");
+    assert!(!rules.contains(&"-A SVC -j CHECK-SRC"));
+    assert_eq!(counter_of(&r.counters, "-A SVC -p tcp"), "[5:300]", "counter-only rule: every SYN reaching SVC");
+    assert_eq!(counter_of(&r.counters, "-A SVC ! -s 198.51.100.10/32 -j RETURN"), "[1:60]");
+    assert_eq!(counter_of(&r.counters, "-A CHECK-SRC -s 198.51.100.13/32 -j DROP").split(':').next(), Some("[2"));
+    let _ = std::fs::remove_dir_all(&r.dir);
+}
+
+#[test]
+fn marks_set_save_restore_and_match() {
+    if !kernel_available() {
+        return;
+    }
+    let r = run("marks");
+    assert_eq!(r.clients[0].outcome, Outcome::Reply("HOST".into()));
+    assert_eq!(r.clients[1].outcome, Outcome::Refused);
+    assert_eq!(counter_of(&r.counters, "-A INPUT -p tcp -m tcp --dport 8085 -m mark --mark 0x1 -m conntrack --ctstate NEW -j ACCEPT"), "[1:60]");
+    assert_eq!(counter_of(&r.counters, "-A INPUT -p tcp -m tcp --dport 8085 -m connmark --mark 0x1 -j ACCEPT"), "[4:215]");
+    let ct: Vec<_> = r.conntrack.iter().filter(|l| l.contains("sport=40020")).collect();
+    assert_eq!(ct.len(), 1, "{:?}", r.conntrack);
+    assert!(ct[0].contains(" mark=1 "), "{}", ct[0]);
+    let _ = std::fs::remove_dir_all(&r.dir);
+}
+
+#[test]
+fn ufw_docker_published_port_bypasses_ufw() {
+    if !kernel_available() {
+        return;
+    }
+    let r = run("ufw-docker");
+    assert_eq!(r.clients[0].outcome, Outcome::Reply("+PONG".into()), "published port reachable despite UFW");
+    assert_eq!(r.clients[1].outcome, Outcome::Reply("SSH".into()));
+    assert_eq!(r.clients[2].outcome, Outcome::Timeout, "UFW denies the host service");
+    for p in tcp_syn_to(&r, 10000) {
+        assert!(!p.path().iter().any(|h| h == "filter:INPUT"), "the published port never reaches INPUT");
+    }
+    assert_eq!(counter_of(&r.counters, "-A ufw-user-input -p tcp -m tcp --dport 22 -j ACCEPT"), "[1:60]");
+    let _ = std::fs::remove_dir_all(&r.dir);
+}
+
+#[test]
+#[ignore = "nfwalk disagrees with the kernel: MASQUERADE --random-fully picks a random source port, nfwalk keeps the original; see docs/fidelity.md"]
+fn kube_nodeport_dnat_mark_and_masquerade() {
+    if !kernel_available() {
+        return;
+    }
+    let r = run("kube-nodeport");
+    assert_eq!(r.clients[0].outcome, Outcome::Reply("WEB".into()));
+    let _ = std::fs::remove_dir_all(&r.dir);
+}
