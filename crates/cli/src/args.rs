@@ -22,6 +22,12 @@ pub enum Command {
     Replay(ReplayArgs),
     /// On a live Linux host: write its state (ip -j, iptables-save, sysctl) to DIR. Read-only.
     Snapshot(SnapshotArgs),
+    /// iptables' own command line on a snapshot's ruleset: -L -S -C -A -I -D -R -N -E -X -F -Z -P.
+    Iptables(IptablesArgs),
+    /// Print a snapshot's ruleset as iptables-save does.
+    IptablesSave(IptablesSaveArgs),
+    /// Replace a snapshot's ruleset with a file, as iptables-restore does (checked first).
+    IptablesRestore(IptablesRestoreArgs),
     /// Why a packet got its verdict, why a rule did not fire, and verified fixes.
     Explain(ExplainArgs),
     /// Find ineffective, shadowed, unreachable and risky rules in a ruleset.
@@ -205,4 +211,45 @@ pub struct LintArgs {
     /// Never colour the output.
     #[arg(long)]
     pub no_color: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct IptablesArgs {
+    /// The snapshot directory whose iptables-save.txt is read (and updated by changing commands).
+    #[arg(long, value_name = "DIR")]
+    pub snapshot: PathBuf,
+    /// Write the changed ruleset here instead of updating the snapshot in place.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// iptables' arguments, e.g. `-t nat -nvL --line-numbers`.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+    pub args: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct IptablesSaveArgs {
+    /// The snapshot directory.
+    #[arg(long, value_name = "DIR")]
+    pub snapshot: PathBuf,
+    /// Only this table.
+    #[arg(short = 't', long)]
+    pub table: Option<String>,
+    /// Include counters.
+    #[arg(short = 'c', long)]
+    pub counters: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct IptablesRestoreArgs {
+    /// The snapshot directory.
+    #[arg(long, value_name = "DIR")]
+    pub snapshot: PathBuf,
+    /// Write here instead of the snapshot's iptables-save.txt.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Only check the file (`--test`).
+    #[arg(short = 't', long)]
+    pub test: bool,
+    /// The rules file (stdin when omitted).
+    pub file: Option<PathBuf>,
 }

@@ -23,6 +23,9 @@ fn main() {
         args::Command::Trace(a) => cmd::trace::run(a),
         args::Command::Replay(a) => cmd::replay::run(a),
         args::Command::Snapshot(a) => cmd::snapshot::run(a),
+        args::Command::Iptables(a) => cmd::iptables::run(a),
+        args::Command::IptablesSave(a) => cmd::iptables_save::run(a),
+        args::Command::IptablesRestore(a) => cmd::iptables_restore::run(a),
         args::Command::Explain(a) => cmd::explain::run(a),
         args::Command::Lint(a) => cmd::lint::run(a),
     };

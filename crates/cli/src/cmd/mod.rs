@@ -1,6 +1,9 @@
 //! One module per subcommand.
 
 pub mod demo;
+pub mod iptables;
+pub mod iptables_restore;
+pub mod iptables_save;
 pub mod explain;
 pub mod lint;
 pub mod replay;
