@@ -19,7 +19,7 @@ pub fn host_with(rules: &str) -> Host {
     vethc0.master = Some("docker0".into());
     let interfaces = vec![Interface::new(1, "lo", &["127.0.0.1/8"]), enp, docker0, vethc0];
     let routes = nfwalk_parse::host::derive_kernel_routes(&interfaces);
-    Host { name: "test".into(), interfaces, routes, rules: vec![], sysctl: Sysctls { ip_forward: true, bridge_nf_call_iptables: true, route_localnet: false }, ruleset: loaded.ruleset }
+    Host { name: "test".into(), interfaces, routes, rules: vec![], sysctl: Sysctls { ip_forward: true, bridge_nf_call_iptables: true, route_localnet: false }, ruleset: loaded.ruleset, ipsets: Vec::new() }
 }
 
 fn rules(name: &str) -> String {

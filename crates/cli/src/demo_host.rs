@@ -38,5 +38,6 @@ pub fn seed_host() -> Result<Host> {
             route_localnet: false,
         },
         ruleset: loaded.ruleset,
+        ipsets: Vec::new(),
     })
 }

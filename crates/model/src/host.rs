@@ -21,6 +21,59 @@ pub struct Host {
     pub sysctl: Sysctls,
     /// The IPv4 ruleset.
     pub ruleset: Ruleset,
+    /// ipsets (`ipset save`), for `-m set`; empty when the snapshot has none.
+    #[serde(default)]
+    pub ipsets: Vec<IpSet>,
+}
+
+/// One ipset, as `ipset save` describes it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IpSet {
+    /// Set name.
+    pub name: String,
+    /// Type, e.g. `hash:ip`, `hash:net`, `hash:ip,port`, `hash:net,port`, `bitmap:port`.
+    pub kind: String,
+    /// Entries.
+    pub entries: Vec<IpSetEntry>,
+}
+
+/// One entry of an ipset.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IpSetEntry {
+    /// The address part (a /32 for `hash:ip`), if the type has one.
+    pub net: Option<Ipv4Net>,
+    /// The port part: protocol number and inclusive port range, if the type has one.
+    pub port: Option<(u8, u16, u16)>,
+    /// `nomatch`: the entry excludes instead of includes.
+    pub nomatch: bool,
+}
+
+impl IpSet {
+    /// Whether the set contains the given address and port (for the dimensions it has).
+    /// `nomatch` entries win over a covering entry, as in the kernel's hash:net types when
+    /// they are more specific.
+    pub fn contains(&self, addr: Option<Ipv4Addr>, port: Option<(u8, u16)>) -> bool {
+        let mut best: Option<(u8, bool)> = None;
+        for e in &self.entries {
+            let addr_ok = match (e.net, addr) {
+                (Some(n), Some(a)) => n.contains(&a),
+                (Some(_), None) => false,
+                (None, _) => true,
+            };
+            let port_ok = match (e.port, port) {
+                (Some((ep, lo, hi)), Some((pp, p))) => (ep == 0 || ep == pp) && lo <= p && p <= hi,
+                (Some(_), None) => false,
+                (None, _) => true,
+            };
+            if addr_ok && port_ok {
+                let len = e.net.map(|n| n.prefix_len()).unwrap_or(0);
+                if best.is_none_or(|(l, _)| len >= l) {
+                    best = Some((len, !e.nomatch));
+                }
+            }
+        }
+        best.is_some_and(|(_, m)| m)
+    }
 }
 
 impl Host {

@@ -2,6 +2,7 @@
 #![warn(missing_docs)]
 
 pub mod host;
+pub mod ipset;
 pub mod iptables;
 pub mod pcap;
 pub mod snapshot;

@@ -90,6 +90,9 @@ pub enum SnapshotError {
     /// The iptables-save file could not be loaded (its diagnostics name the file).
     #[error(transparent)]
     Ruleset(Box<crate::iptables::LoadError>),
+    /// The ipset-save file is malformed.
+    #[error(transparent)]
+    Ipset(Box<crate::ipset::IpsetError>),
     /// The host TOML file is malformed.
     #[error("{path}: {message}")]
     Toml {
@@ -177,7 +180,7 @@ pub fn load_snapshot(dir: &Path) -> Result<(Host, Vec<Diagnostic>), SnapshotErro
         None => Sysctls::default(),
     };
     let rpath = f("iptables-save.txt");
-    let (ruleset, diags) = match read_opt(&rpath)? {
+    let (ruleset, mut diags) = match read_opt(&rpath)? {
         Some(t) => load_ruleset(&rpath, &t)?,
         None => (empty_ruleset("<empty>"), Vec::new()),
     };
@@ -186,6 +189,17 @@ pub fn load_snapshot(dir: &Path) -> Result<(Host, Vec<Diagnostic>), SnapshotErro
         .ok()
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_else(|| dir.display().to_string());
+    let ipsets = match read_opt(&f("ipset-save.txt"))? {
+        Some(t) => {
+            let (sets, warnings) = crate::ipset::parse_ipset_save(&name_of("ipset-save.txt"), &t)
+                .map_err(|e| SnapshotError::Ipset(Box::new(e)))?;
+            for w in warnings {
+                diags.push(crate::iptables::Diagnostic::warning(&name_of("ipset-save.txt"), 0, 0, "", w));
+            }
+            sets
+        }
+        None => Vec::new(),
+    };
     Ok((
         Host {
             name,
@@ -194,6 +208,7 @@ pub fn load_snapshot(dir: &Path) -> Result<(Host, Vec<Diagnostic>), SnapshotErro
             rules,
             sysctl,
             ruleset,
+            ipsets,
         },
         diags,
     ))
@@ -458,6 +473,7 @@ pub fn load_host_toml(path: &Path) -> Result<(Host, Vec<Diagnostic>), SnapshotEr
             rules,
             sysctl,
             ruleset,
+            ipsets: Vec::new(),
         },
         diags,
     ))
@@ -473,6 +489,7 @@ pub const SNAPSHOT_COMMANDS: &[(&str, &[&str])] = &[
     ("ip-route.json", &["ip", "-j", "route", "show", "table", "all"]),
     ("ip-rule.json", &["ip", "-j", "rule", "show"]),
     ("iptables-save.txt", &["iptables-save"]),
+    ("ipset-save.txt", &["ipset", "save"]),
     (
         "sysctl.txt",
         &[

@@ -390,8 +390,35 @@ fn eval_raw(m: &Match, cx: &Ctx<'_>) -> Outcome {
                 "statistic random: matches with probability {probability}"
             )),
         },
-        MatchKind::Set { name, .. } => {
-            Outcome::Unknown(format!("ipset {name}: set contents are not in the snapshot"))
+        MatchKind::Set { name, flags } => {
+            let Some(set) = cx.host.ipsets.iter().find(|s| &s.name == name) else {
+                return Outcome::Unknown(format!(
+                    "ipset {name} is not in the snapshot (add `ipset save` output as ipset-save.txt)"
+                ));
+            };
+            let dims: Vec<&str> = set.kind.split(':').nth(1).unwrap_or("").split(',').collect();
+            if set.kind.starts_with("list:") || dims.iter().any(|d| !matches!(*d, "ip" | "net" | "port")) {
+                return Outcome::Unknown(format!("ipset {name} has type {}, which nfwalk does not model", set.kind));
+            }
+            let mut addr = None;
+            let mut port = None;
+            for (i, d) in dims.iter().enumerate().take(2) {
+                let src = flags.get(i).copied().unwrap_or(true);
+                match *d {
+                    "port" => {
+                        if !p.proto.has_ports() {
+                            return Outcome::No(format!("proto {} has no ports", p.proto));
+                        }
+                        port = Some((p.proto.0, if src { p.sport } else { p.dport }));
+                    }
+                    _ => addr = Some(if src { p.src } else { p.dst }),
+                }
+            }
+            cx.res(set.contains(addr, port), || {
+                let a = addr.map(|a| a.to_string()).unwrap_or_default();
+                let pt = port.map(|(_, p)| format!(",{p}")).unwrap_or_default();
+                format!("{a}{pt} not in ipset {name}")
+            })
         }
         MatchKind::Unknown { reason } => Outcome::Unknown(reason.clone()),
     }

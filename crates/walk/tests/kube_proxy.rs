@@ -66,6 +66,7 @@ fn node(rules: &str) -> Host {
         rules: Vec::new(),
         sysctl: Sysctls { ip_forward: true, bridge_nf_call_iptables: true, route_localnet: false },
         ruleset: loaded.ruleset,
+        ipsets: Vec::new(),
     }
 }
 
