@@ -527,7 +527,7 @@ impl<'a> Builder<'a> {
             );
             return;
         };
-        let parsed = match rule::parse_rule(self.file, line, words, self.ipv6) {
+        let mut parsed = match rule::parse_rule(self.file, line, words, self.ipv6) {
             Ok(p) => p,
             Err(es) => {
                 for e in es {
@@ -536,6 +536,18 @@ impl<'a> Builder<'a> {
                 return;
             }
         };
+        // `-j NAME` where NAME is a user chain of this table is a jump, even when NAME is also
+        // a target nfwalk does not model (iptables checks for a chain first).
+        if let Target::Unknown { name, .. } = parsed.target.clone() {
+            if self.rs.tables[ti].chains.iter().any(|c| c.name == name && c.policy.is_none()) {
+                if let Some(w) = words.iter().find(|w| w.text == name) {
+                    parsed.target_word = Some(w.clone());
+                }
+                parsed.target_had_opts = false;
+                parsed.target = Target::Jump { chain: name.clone() };
+                parsed.unknown.retain(|u| !(u.0 == "target" && u.1 == name));
+            }
+        }
         self.note_unknowns(line, &parsed.unknown);
         for w in parsed.warnings {
             // One warning per distinct message and file (anonymised dumps repeat them).

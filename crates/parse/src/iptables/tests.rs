@@ -413,3 +413,16 @@ fn no_panic_on_odd_lines() {
         let _ = parse_save("p", t);
     }
 }
+
+#[test]
+fn a_user_chain_named_like_an_unmodelled_target_is_a_jump() {
+    let text = "*filter\n:INPUT ACCEPT [0:0]\n:AUDIT - [0:0]\n-A INPUT -j AUDIT\n-A AUDIT -j ACCEPT\nCOMMIT\n";
+    let l = load("t", text).unwrap();
+    let t = l.ruleset.table(nfwalk_model::TableName::Filter).unwrap();
+    assert_eq!(t.chain("INPUT").unwrap().rules[0].target, Target::Jump { chain: "AUDIT".into() });
+    assert!(l.diagnostics.iter().all(|d| !d.message.contains("AUDIT")), "{:?}", l.diagnostics);
+    // Without such a chain, AUDIT stays an unmodelled target.
+    let l = load("t", "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j AUDIT --type accept\nCOMMIT\n").unwrap();
+    let t = l.ruleset.table(nfwalk_model::TableName::Filter).unwrap();
+    assert!(matches!(t.chain("INPUT").unwrap().rules[0].target, Target::Unknown { .. }));
+}
