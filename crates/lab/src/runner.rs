@@ -270,6 +270,39 @@ fn write(dir: &Path, name: &str, data: &[u8]) -> Result<(), LabError> {
     std::fs::write(&p, data).map_err(|e| LabError::Io(p, e))
 }
 
+/// An exclusive `flock` on /run/nfwalk-lab.lock, held for one kernel run and released on
+/// drop (also when the process dies: the kernel drops the lock with the descriptor).
+struct MachineLock(std::fs::File);
+
+impl MachineLock {
+    fn acquire() -> Result<MachineLock, LabError> {
+        use std::os::fd::AsRawFd;
+        let path = std::path::Path::new("/run/nfwalk-lab.lock");
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .map_err(|e| LabError::Io(path.to_path_buf(), e))?;
+        // SAFETY: flock on a descriptor we own; blocks until the lock is ours.
+        let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) };
+        if rc != 0 {
+            return Err(LabError::Io(path.to_path_buf(), std::io::Error::last_os_error()));
+        }
+        Ok(MachineLock(f))
+    }
+}
+
+impl Drop for MachineLock {
+    fn drop(&mut self) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: unlocking our own descriptor.
+        unsafe {
+            libc::flock(self.0.as_raw_fd(), libc::LOCK_UN);
+        }
+    }
+}
+
 /// Run `sc` on the real kernel. Output goes to `out` (created; existing files overwritten) or,
 /// when `None`, to a fresh kept directory under the temp dir. Needs root.
 pub fn run_kernel(sc: &Scenario, out: Option<&Path>) -> Result<KernelRun, LabError> {
@@ -277,6 +310,9 @@ pub fn run_kernel(sc: &Scenario, out: Option<&Path>) -> Result<KernelRun, LabErr
         return Err(LabError::NotRoot);
     }
     ensure_root_sysctl();
+    // Kernel runs take turns machine-wide: LOG lines land in the one kernel log, and a
+    // run's timing should not depend on another test process's traffic.
+    let _turn = MachineLock::acquire()?;
     let mut lab = Lab::new(&sc.name);
     let dir = match out {
         Some(p) => p.to_path_buf(),

@@ -75,7 +75,6 @@ fn marks_recorded() {
 }
 
 #[test]
-#[ignore = "nfwalk disagrees with the kernel: MASQUERADE --random-fully picks a random source port (40904), nfwalk keeps 40030; see docs/fidelity.md"]
 fn kube_nodeport_recorded() {
     check("kube-nodeport");
 }

@@ -343,7 +343,6 @@ fn ufw_docker_published_port_bypasses_ufw() {
 }
 
 #[test]
-#[ignore = "nfwalk disagrees with the kernel: MASQUERADE --random-fully picks a random source port, nfwalk keeps the original; see docs/fidelity.md"]
 fn kube_nodeport_dnat_mark_and_masquerade() {
     if !kernel_available() {
         return;

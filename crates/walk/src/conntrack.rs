@@ -258,6 +258,9 @@ pub struct Conn {
     pub reply_packets: u64,
     /// State transitions, for explaining why an entry reads CLOSE or ESTABLISHED.
     pub history: Vec<String>,
+    /// The source-NAT port was chosen at random by the kernel (`--random`,
+    /// `--random-fully`): nfwalk's guess is replaced by the port the first reply carries.
+    pub port_unknown: bool,
 }
 
 impl Conn {
@@ -356,6 +359,31 @@ impl Table {
         self.index.insert(c.reply, (i, true));
         self.conns.push(c);
         i
+    }
+
+    /// For a tuple that matches no entry: an entry whose reply tuple differs only in the
+    /// destination port, and whose source-NAT port was random, is that connection; its
+    /// reply tuple takes the port the kernel chose. Returns the entry.
+    pub fn learn_random_port(&mut self, t: &Tuple) -> Option<usize> {
+        let i = self.conns.iter().enumerate().position(|(i, c)| {
+            c.port_unknown
+                && c.reply.src == t.src
+                && c.reply.sport == t.sport
+                && c.reply.dst == t.dst
+                && c.reply.proto == t.proto
+                && self.index.get(&c.reply) == Some(&(i, true))
+        })?;
+        let old = self.conns[i].reply;
+        self.index.remove(&old);
+        let c = &mut self.conns[i];
+        c.reply.dport = t.dport;
+        c.port_unknown = false;
+        c.history.push(format!(
+            "source port {} (nfwalk's guess) → {} (chosen at random by the kernel, seen on the first reply)",
+            old.dport, t.dport
+        ));
+        self.index.insert(c.reply, (i, true));
+        Some(i)
     }
 
     /// Removes a connection's index entries (a SYN reopening a TIME_WAIT/CLOSE entry).

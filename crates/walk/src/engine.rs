@@ -593,6 +593,18 @@ impl<'h> Walker<'h> {
             TableVerdict::Undecided(reason) => Fate::Undecided { reason },
             TableVerdict::Reject(by, with) => {
                 if let Some(reply) = self.reject_reply(hook, st, &with) {
+                    // nf_send_reset() calls nf_ct_set_closing() on the rejected packet's
+                    // entry: a confirmed TCP entry goes to CLOSE (kernel ≥ 6.3; seen in the
+                    // lab by the differential test, seed 2). ICMP rejects leave it alone.
+                    if with == "tcp-reset" {
+                        if let Ct::Existing(i, _, _) = st.ct {
+                            let cm = self.conntrack.get_mut(i);
+                            if let Some(s) = cm.tcp.filter(|&s| cm.confirmed && s != TcpState::Close) {
+                                cm.history.push(format!("{} → CLOSE: REJECT --reject-with tcp-reset", s.name()));
+                                cm.tcp = Some(TcpState::Close);
+                            }
+                        }
+                    }
                     let ct = match &st.ct {
                         Ct::Existing(i, reply, _) => Ct::Existing(*i, !*reply, true),
                         Ct::New(c) => Ct::RelatedTo(c.clone()),
@@ -622,7 +634,17 @@ impl<'h> Walker<'h> {
         let _ = hook;
         let p = st.p.clone();
         let tuple = Tuple::of(&p);
-        if let Some((i, reply)) = self.conntrack.find(&tuple) {
+        let found = self.conntrack.find(&tuple).or_else(|| {
+            let i = self.conntrack.learn_random_port(&tuple)?;
+            note!(self, st, Event::Note {
+                text: format!(
+                    "the kernel chose source port {} at random (--random/--random-fully); nfwalk takes it from this reply",
+                    tuple.dport
+                ),
+            });
+            Some((i, true))
+        });
+        if let Some((i, reply)) = found {
             // A SYN reopening a closed connection starts a new entry.
             let c_tcp = self.conntrack.get(i).tcp;
             if let (Some(s), Proto::TCP) = (c_tcp, p.proto) {
@@ -670,6 +692,17 @@ impl<'h> Walker<'h> {
                             cm.assured = true;
                         }
                         cm.tcp = Some(ns);
+                        if p.tcp_flags.has(TcpFlags::RST) && !cm.seen_reply {
+                            // nf_conntrack_tcp_packet(): "If only reply is a RST, we can
+                            // consider ourselves not to have an established connection ... delete
+                            // the conntrack immediately" (e.g. a closed port's reset to a SYN;
+                            // seen in the lab by the differential test, seed 10). The packet
+                            // itself keeps the entry.
+                            self.conntrack.kill(i);
+                            note!(self, st, Event::Conntrack {
+                                note: "RST before any reply: the entry is deleted".into(),
+                            });
+                        }
                     }
                 }
             }
@@ -760,6 +793,7 @@ impl<'h> Walker<'h> {
             history: tcp
                 .map(|s| vec![format!("NONE → {} on [{}]", s.name(), p.tcp_flags)])
                 .unwrap_or_default(),
+            port_unknown: false,
         };
         note!(self, st, Event::Conntrack {
             note: "NEW: no entry for this tuple; a new connection starts (confirmed if the packet survives)".into(),
@@ -962,6 +996,18 @@ impl<'h> Walker<'h> {
             _ => return Err("not a NAT target".into()),
         };
         let has_ports = p.proto.has_ports();
+        if !dst_manip
+            && has_ports
+            && matches!(
+                target,
+                Target::Masquerade { random: true, .. }
+                    | Target::Masquerade { random_fully: true, .. }
+                    | Target::Snat { random: true, .. }
+                    | Target::Snat { random_fully: true, .. }
+            )
+        {
+            c.port_unknown = true;
+        }
         if dst_manip {
             let from = fmt_ep(p.dst, p.dport, p.proto);
             p.dst = addr;

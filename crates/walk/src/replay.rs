@@ -38,12 +38,13 @@ pub enum Replayed {
     },
 }
 
+/// The same packet seen twice: on the bridge port, and on the bridge device after
+/// br_netfilter's PREROUTING, which may already have rewritten the destination (a reply's
+/// reverse SNAT). Source, IP ID, length, flags and sequence identify it.
 fn same_packet(a: &Packet, b: &Packet) -> bool {
     a.src == b.src
-        && a.dst == b.dst
         && a.proto == b.proto
         && a.sport == b.sport
-        && a.dport == b.dport
         && a.id == b.id
         && a.len == b.len
         && a.tcp_flags == b.tcp_flags
