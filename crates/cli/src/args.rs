@@ -32,6 +32,8 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Find ineffective, shadowed, unreachable and risky rules in a ruleset.
     Lint(LintArgs),
+    /// Apply iptables commands to a copy of the ruleset and show how packets' fates change.
+    Whatif(WhatifArgs),
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -252,4 +254,76 @@ pub struct IptablesRestoreArgs {
     pub test: bool,
     /// The rules file (stdin when omitted).
     pub file: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct WhatifArgs {
+    #[command(flatten)]
+    pub host: HostArgs,
+    /// An iptables command to try (iptables' own arguments, one shell-quoted string; a
+    /// leading `iptables` is allowed). Repeatable; applied in order, before those after `--`.
+    #[arg(long = "cmd", value_name = "'ARGS'", allow_hyphen_values = true)]
+    pub cmds: Vec<String>,
+    /// Walk every packet of this capture (as `nfwalk replay` does).
+    #[arg(long, conflicts_with_all = ["conn", "local", "dst"])]
+    pub pcap: Option<PathBuf>,
+    /// Walk a whole TCP connection from the packet given by the flags (as `nfwalk trace --conn`).
+    #[arg(long)]
+    pub conn: bool,
+    /// Interface the packet arrives on (or, with --pcap, the interface of a capture without one).
+    #[arg(long = "in", value_name = "IFACE", conflicts_with = "local")]
+    pub in_: Option<String>,
+    /// The packet is sent by a local process (starts at OUTPUT).
+    #[arg(long)]
+    pub local: bool,
+    /// Protocol: tcp, udp, icmp or a number.
+    #[arg(short = 'p', long = "proto", default_value = "tcp")]
+    pub proto: String,
+    /// Source address.
+    #[arg(long)]
+    pub src: Option<std::net::Ipv4Addr>,
+    /// Destination address (required unless --pcap).
+    #[arg(long)]
+    pub dst: Option<std::net::Ipv4Addr>,
+    /// Source port.
+    #[arg(long, default_value_t = 40001)]
+    pub sport: u16,
+    /// Destination port.
+    #[arg(long, default_value_t = 0)]
+    pub dport: u16,
+    /// TCP flags, e.g. SYN or ACK,PSH (default SYN).
+    #[arg(long, default_value = "SYN")]
+    pub tcp_flags: String,
+    /// ICMP type (number or name), optionally TYPE/CODE.
+    #[arg(long, default_value = "echo-request")]
+    pub icmp_type: String,
+    /// Packet mark on arrival.
+    #[arg(long, default_value_t = 0)]
+    pub mark: u32,
+    /// Show unchanged packets too (by default only packets whose fate or path changes).
+    #[arg(long)]
+    pub all: bool,
+    /// iptables commands after `--`, separated by a lone `;` (write `\;` or `';'` in a shell).
+    #[arg(last = true, allow_hyphen_values = true, num_args = 0.., value_name = "IPTABLES ARGS")]
+    pub rest: Vec<String>,
+}
+
+impl WhatifArgs {
+    /// The packet flags as `nfwalk trace` takes them.
+    pub fn packet_args(&self) -> Option<PacketArgs> {
+        Some(PacketArgs {
+            in_: self.in_.clone(),
+            local: self.local,
+            proto: self.proto.clone(),
+            src: self.src,
+            dst: self.dst?,
+            sport: self.sport,
+            dport: self.dport,
+            tcp_flags: self.tcp_flags.clone(),
+            icmp_type: self.icmp_type.clone(),
+            mark: self.mark,
+            len: None,
+            uid: None,
+        })
+    }
 }

@@ -28,6 +28,7 @@ fn main() {
         args::Command::IptablesRestore(a) => cmd::iptables_restore::run(a),
         args::Command::Explain(a) => cmd::explain::run(a),
         args::Command::Lint(a) => cmd::lint::run(a),
+        args::Command::Whatif(a) => cmd::whatif::run(a),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -9,3 +9,4 @@ pub mod lint;
 pub mod replay;
 pub mod snapshot;
 pub mod trace;
+pub mod whatif;

@@ -8,14 +8,13 @@ use crate::args::{Format, ReplayArgs};
 use crate::input;
 use crate::render::{self, text};
 
-/// Runs the subcommand.
-pub fn run(a: ReplayArgs) -> Result<i32> {
-    let host = input::load_host(&a.host)?;
-    let bytes = std::fs::read(&a.pcap).with_context(|| format!("reading {}", a.pcap.display()))?;
+/// Reads a capture into frames, naming interfaces by the host's ifindexes.
+pub fn load_frames(host: &nfwalk_model::Host, pcap: &std::path::Path, in_: Option<&str>) -> Result<Vec<Frame>> {
+    let bytes = std::fs::read(pcap).with_context(|| format!("reading {}", pcap.display()))?;
     let names = |i: u32| host.iface_by_index(i).map(|x| x.name.clone());
-    let frames = nfwalk_parse::pcap::read_pcap(&bytes, &names, a.in_.as_deref())
-        .map_err(|e| anyhow::anyhow!("{}: {e}", a.pcap.display()))?;
-    let frames: Vec<Frame> = frames
+    let frames = nfwalk_parse::pcap::read_pcap(&bytes, &names, in_)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", pcap.display()))?;
+    Ok(frames
         .into_iter()
         .map(|f| Frame {
             index: f.index,
@@ -23,7 +22,13 @@ pub fn run(a: ReplayArgs) -> Result<i32> {
             packet: f.packet,
             skipped: f.skipped,
         })
-        .collect();
+        .collect())
+}
+
+/// Runs the subcommand.
+pub fn run(a: ReplayArgs) -> Result<i32> {
+    let host = input::load_host(&a.host)?;
+    let frames = load_frames(&host, &a.pcap, a.in_.as_deref())?;
     let mut w = Walker::new(&host);
     w.options.lean = a.lean;
     let results = replay(&mut w, &frames);
