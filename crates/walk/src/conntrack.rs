@@ -3,6 +3,46 @@
 use nfwalk_model::{Packet, Proto, TcpFlags};
 use serde::Serialize;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// A small, fast, non-cryptographic hasher (the Fx hash of rustc) for tuple lookups: the
+/// keys are not attacker-chosen in an offline walk.
+#[derive(Default, Clone, Copy)]
+pub struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(b));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.add(i as u64);
+    }
+    fn write_u16(&mut self, i: u16) {
+        self.add(i as u64);
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.add(i as u64);
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl FxHasher {
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
 use std::net::Ipv4Addr;
 
 /// A conntrack tuple. For ICMP, `sport` is the echo id and `dport` is `type << 8 | code`.
@@ -320,7 +360,7 @@ impl Conn {
 #[derive(Clone, Debug, Default)]
 pub struct Table {
     conns: Vec<Conn>,
-    index: HashMap<Tuple, (usize, bool)>,
+    index: HashMap<Tuple, (usize, bool), BuildHasherDefault<FxHasher>>,
     next_id: u64,
 }
 

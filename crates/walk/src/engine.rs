@@ -44,7 +44,7 @@ pub struct Walker<'h> {
     /// The connection table.
     pub conntrack: conntrack::Table,
     /// Rule counters by (table, chain index, 0-based rule index); policies use `usize::MAX`.
-    pub counters: HashMap<RuleKey, Counters>,
+    pub counters: HashMap<RuleKey, Counters, std::hash::BuildHasherDefault<conntrack::FxHasher>>,
     /// Options.
     pub options: WalkOptions,
     recent: HashMap<String, Vec<Ipv4Addr>>,
@@ -124,7 +124,7 @@ impl<'h> Walker<'h> {
         Walker {
             host,
             conntrack: conntrack::Table::default(),
-            counters: HashMap::new(),
+            counters: HashMap::default(),
             options: WalkOptions::default(),
             recent: HashMap::new(),
             nth: HashMap::new(),
@@ -231,7 +231,7 @@ impl<'h> Walker<'h> {
             ct: Ct::Unset,
             notrack: false,
             mac_dst: pkt.mac_dst,
-            events: Vec::new(),
+            events: Vec::with_capacity(if self.options.lean { 16 } else { 64 }),
             generated: Vec::new(),
             unknown: None,
         };
@@ -1543,6 +1543,20 @@ fn outcome(t: &Trace) -> String {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_print_like_display() {
+        for (a, p) in [("0.0.0.0", 0u16), ("198.51.100.1", 10000), ("255.255.255.255", 65535), ("10.0.0.9", 7)] {
+            let ip: Ipv4Addr = a.parse().unwrap();
+            assert_eq!(fmt_ep(ip, p, Proto::TCP), format!("{ip}:{p}"));
+            assert_eq!(fmt_ep(ip, p, Proto::ICMP), ip.to_string());
+        }
+    }
+}
+
 fn is_group_mac(m: &[u8; 6]) -> bool {
     m[0] & 1 == 1
 }
@@ -1555,12 +1569,34 @@ fn cond_text(m: &nfwalk_model::Match) -> String {
     }
 }
 
+/// `a.b.c.d:port` (or just the address), written without the formatting machinery: it
+/// runs for every NATed packet.
 fn fmt_ep(a: Ipv4Addr, port: u16, proto: Proto) -> String {
-    if proto.has_ports() {
-        format!("{a}:{port}")
-    } else {
-        a.to_string()
+    fn push_num(s: &mut String, mut n: u32) {
+        let mut buf = [0u8; 5];
+        let mut i = buf.len();
+        loop {
+            i -= 1;
+            buf[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        s.extend(buf[i..].iter().map(|&b| b as char));
     }
+    let mut s = String::with_capacity(21);
+    for (k, o) in a.octets().into_iter().enumerate() {
+        if k > 0 {
+            s.push('.');
+        }
+        push_num(&mut s, o as u32);
+    }
+    if proto.has_ports() {
+        s.push(':');
+        push_num(&mut s, port as u32);
+    }
+    s
 }
 
 /// Address and port a DNAT/SNAT range yields, and whether a range made it approximate.
