@@ -13,6 +13,7 @@
 #![warn(missing_docs)]
 
 pub mod compare;
+pub mod differential;
 pub mod netns;
 pub mod runner;
 pub mod scenario;
