@@ -34,6 +34,8 @@ pub enum Command {
     Lint(LintArgs),
     /// Apply iptables commands to a copy of the ruleset and show how packets' fates change.
     Whatif(WhatifArgs),
+    /// `conntrack -L` with its filters on a snapshot's conntrack.txt: `nfwalk conntrack -L --snapshot DIR [-p P] [--orig-src A] ...`.
+    Conntrack(ConntrackArgs),
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -141,6 +143,10 @@ pub struct TraceArgs {
     /// Print the connection table afterwards, as `conntrack -L` does.
     #[arg(long)]
     pub conntrack: bool,
+    /// Write the connection table afterwards to DIR/conntrack.txt (`conntrack -L` lines,
+    /// atomically); DIR defaults to the --snapshot directory.
+    #[arg(long, value_name = "DIR", num_args = 0..=1)]
+    pub save_conntrack: Option<Option<PathBuf>>,
     /// Never colour the output.
     #[arg(long)]
     pub no_color: bool,
@@ -168,6 +174,10 @@ pub struct ReplayArgs {
     /// Print the connection table, as `conntrack -L` does.
     #[arg(long)]
     pub conntrack: bool,
+    /// Write the connection table to DIR/conntrack.txt (`conntrack -L` lines, atomically);
+    /// DIR defaults to the --snapshot directory.
+    #[arg(long, value_name = "DIR", num_args = 0..=1)]
+    pub save_conntrack: Option<Option<PathBuf>>,
     /// Record only what decides (matched rules, policies, rewrites, LOG lines, fate): faster,
     /// and the JSON `evaluation` list is left empty.
     #[arg(long)]
@@ -326,4 +336,11 @@ impl WhatifArgs {
             uid: None,
         })
     }
+}
+
+#[derive(Args, Debug)]
+pub struct ConntrackArgs {
+    /// conntrack's own arguments plus `--snapshot DIR`, e.g. `-L --snapshot DIR -p tcp --state ESTABLISHED -o extended`.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0.., value_name = "ARGS")]
+    pub args: Vec<String>,
 }

@@ -29,6 +29,7 @@ fn main() {
         args::Command::Explain(a) => cmd::explain::run(a),
         args::Command::Lint(a) => cmd::lint::run(a),
         args::Command::Whatif(a) => cmd::whatif::run(a),
+        args::Command::Conntrack(a) => cmd::conntrack::run(a),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod conntrack;
 pub mod demo;
 pub mod iptables;
 pub mod iptables_restore;

@@ -66,5 +66,8 @@ pub fn run(a: ReplayArgs) -> Result<i32> {
     if a.conntrack {
         print!("{}", w.conntrack.listing());
     }
+    if let Some(dir) = &a.save_conntrack {
+        crate::cmd::conntrack::save(&w.conntrack, dir.as_deref(), a.host.snapshot.as_deref())?;
+    }
     Ok(0)
 }

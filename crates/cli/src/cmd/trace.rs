@@ -24,6 +24,9 @@ pub fn run(a: TraceArgs) -> Result<i32> {
     if a.conntrack {
         print!("{}", w.conntrack.listing());
     }
+    if let Some(dir) = &a.save_conntrack {
+        crate::cmd::conntrack::save(&w.conntrack, dir.as_deref(), a.host.snapshot.as_deref())?;
+    }
     let all_ok = traces.iter().all(|(_, t)| t.fate.verdict() == "accept");
     Ok(if all_ok { 0 } else { 1 })
 }
