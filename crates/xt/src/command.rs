@@ -264,7 +264,37 @@ fn check_jump(t: &crate::ruleset::XtTable, spec: &RuleSpec) -> Result<(), XtErro
     Ok(())
 }
 
+/// `-L`/`-S` of a chain that does not exist: iptables-nft 1.8.9 reports the table as
+/// incompatible rather than the chain as missing.
+fn incompatible(chain: &str, table: &str) -> XtError {
+    XtError::versioned(1, format!("chain `{chain}' in table `{table}' is incompatible, use 'nft' tool."))
+}
+
+/// The kernel refusing to delete a chain that has rules or is jumped to (EBUSY).
+fn chain_busy(chain: &str) -> XtError {
+    XtError::versioned(4, format!(" CHAIN_DEL failed (Device or resource busy): chain {chain}"))
+}
+
 fn apply(rs: &mut XtRuleset, inv: &Invocation) -> Result<Outcome, XtError> {
+    if builtin_chains(&inv.table).is_none() {
+        return Err(XtError::versioned(
+            3,
+            format!("table '{}' does not exist\nPerhaps iptables or your kernel needs to be upgraded.", inv.table),
+        ));
+    }
+    let nat_drop = |target: Option<&str>| -> Result<(), XtError> {
+        if inv.table == "nat" && target == Some("DROP") {
+            return Err(perr("\nThe \"nat\" table is not intended for filtering, the use of DROP is therefore inhibited.\n\n"));
+        }
+        Ok(())
+    };
+    match &inv.cmd {
+        Cmd::Append(_, spec) | Cmd::Insert(_, _, spec) | Cmd::Replace(_, _, spec) | Cmd::Check(_, spec) | Cmd::Delete(_, spec) => {
+            nat_drop(spec.target.as_ref().map(|t| t.name.as_str()))?
+        }
+        Cmd::Policy(_, p) => nat_drop(Some(p))?,
+        _ => {}
+    }
     let t = rs.table_mut(&inv.table)?;
     let modified = |stdout: String| Ok(Outcome { stdout, modified: true });
     let none = || Ok(Outcome { stdout: String::new(), modified: false });
@@ -321,7 +351,7 @@ fn apply(rs: &mut XtRuleset, inv: &Invocation) -> Result<Outcome, XtError> {
         }
         Cmd::List(c) => {
             if let Some(c) = c {
-                t.chain(c).ok_or_else(no_chain)?;
+                t.chain(c).ok_or_else(|| incompatible(c, &inv.table))?;
             }
             Ok(Outcome { stdout: t.list(c.as_deref(), inv.format), modified: false })
         }
@@ -329,7 +359,7 @@ fn apply(rs: &mut XtRuleset, inv: &Invocation) -> Result<Outcome, XtError> {
             let Some(c) = c else {
                 return Ok(Outcome { stdout: t.list_rules(None, inv.format.verbose), modified: false });
             };
-            let ch = t.chain(c).ok_or_else(no_chain)?;
+            let ch = t.chain(c).ok_or_else(|| incompatible(c, &inv.table))?;
             match n {
                 None => Ok(Outcome { stdout: t.list_rules(Some(c), inv.format.verbose), modified: false }),
                 Some(0) => {
@@ -339,11 +369,14 @@ fn apply(rs: &mut XtRuleset, inv: &Invocation) -> Result<Outcome, XtError> {
                     };
                     Ok(Outcome { stdout: line, modified: false })
                 }
-                Some(n) => {
-                    let r = ch.rules.get(n - 1).ok_or_else(|| XtError::new(1, "Index of deletion too big."))?;
-                    let line = crate::ruleset::rule_line(c, r, inv.format.verbose);
-                    Ok(Outcome { stdout: line + "\n", modified: false })
-                }
+                // A number past the end prints nothing and succeeds.
+                Some(n) => match ch.rules.get(n - 1) {
+                    Some(r) => {
+                        let line = crate::ruleset::rule_line(c, r, inv.format.verbose);
+                        Ok(Outcome { stdout: line + "\n", modified: false })
+                    }
+                    None => none(),
+                },
             }
         }
         Cmd::Flush(c) => {
@@ -381,26 +414,26 @@ fn apply(rs: &mut XtRuleset, inv: &Invocation) -> Result<Outcome, XtError> {
             match c {
                 Some(c) => {
                     let ch = t.chain(c).ok_or_else(no_chain)?;
+                    // iptables-nft leaves a built-in chain alone and succeeds.
                     if ch.policy.is_some() {
-                        return Err(XtError::new(1, "Invalid argument. Run `dmesg' for more information."));
+                        return none();
                     }
-                    if t.references(c) > 0 {
-                        return Err(XtError::new(1, "Too many links."));
-                    }
-                    if !ch.rules.is_empty() {
-                        return Err(XtError::new(1, "Directory not empty."));
+                    if t.references(c) > 0 || !ch.rules.is_empty() {
+                        return Err(chain_busy(c));
                     }
                     t.chains.retain(|x| x.name != *c);
                 }
                 None => {
-                    // Deletes every empty, unreferenced user chain.
+                    // One transaction deleting every user chain: the first chain with rules
+                    // or references makes the kernel refuse all of it.
                     let names: Vec<String> =
                         t.chains.iter().filter(|c| c.policy.is_none()).map(|c| c.name.clone()).collect();
-                    for n in names {
-                        if t.references(&n) == 0 && t.chain(&n).is_some_and(|c| c.rules.is_empty()) {
-                            t.chains.retain(|x| x.name != n);
+                    for n in &names {
+                        if t.references(n) > 0 || t.chain(n).is_some_and(|c| !c.rules.is_empty()) {
+                            return Err(chain_busy(n));
                         }
                     }
+                    t.chains.retain(|x| x.policy.is_some());
                 }
             }
             modified(String::new())
@@ -411,7 +444,7 @@ fn apply(rs: &mut XtRuleset, inv: &Invocation) -> Result<Outcome, XtError> {
                 return Err(XtError::new(1, "Bad built-in chain name."));
             }
             if p != "ACCEPT" && p != "DROP" {
-                return Err(XtError::new(1, "Bad policy name."));
+                return Err(XtError::new(1, "Bad policy name. Run `dmesg' for more information."));
             }
             ch.policy = Some(p.clone());
             modified(String::new())

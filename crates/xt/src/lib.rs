@@ -24,12 +24,21 @@ pub struct XtError {
     pub code: i32,
     /// The message.
     pub message: String,
+    /// Printed after iptables' version prefix (`iptables v1.8.9 (nf_tables): `) without the
+    /// `Try` hint, as nf_tables-level failures are (exit codes 1, 3, 4).
+    pub versioned: bool,
 }
 
 impl XtError {
     /// An error with this exit code.
     pub fn new(code: i32, message: impl Into<String>) -> XtError {
-        XtError { code, message: message.into() }
+        XtError { code, message: message.into(), versioned: false }
+    }
+
+    /// An error printed after the version prefix, without the hint (`iptables v1.8.9
+    /// (nf_tables):  CHAIN_DEL failed ...`, exit code 4).
+    pub fn versioned(code: i32, message: impl Into<String>) -> XtError {
+        XtError { code, message: message.into(), versioned: true }
     }
 
     /// A parameter problem (exit code 2), printed by iptables with its version prefix and the
@@ -40,7 +49,9 @@ impl XtError {
 
     /// The text iptables writes to stderr for this error.
     pub fn stderr(&self, prog: &str) -> String {
-        if self.code == 2 {
+        if self.versioned {
+            format!("{prog} v1.8.9 (nf_tables): {}\n", self.message)
+        } else if self.code == 2 {
             format!(
                 "{prog} v1.8.9 (nf_tables): {}\nTry `{prog} -h' or '{prog} --help' for more information.\n",
                 self.message
