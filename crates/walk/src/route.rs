@@ -93,12 +93,10 @@ fn rule_selects(r: &PolicyRule, dst: Ipv4Addr, flow: &Flow<'_>) -> bool {
 pub fn lookup_table(host: &Host, table: u32, dst: Ipv4Addr) -> Option<&Route> {
     host.routes
         .iter()
+        // Routes of an administratively down device are gone from `ip route` already; a
+        // device without carrier keeps its routes (`linkdown`), and the kernel still uses
+        // them (net.ipv4.conf.*.ignore_routes_with_linkdown defaults to 0).
         .filter(|r| r.table == table && r.dst.contains(&dst))
-        .filter(|r| {
-            r.dev
-                .as_ref()
-                .is_none_or(|d| host.iface(d).is_none_or(|i| i.up))
-        })
         .max_by(|a, b| {
             a.dst
                 .prefix_len()
