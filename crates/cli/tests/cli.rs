@@ -150,3 +150,50 @@ fn conn_close_modes_end_in_the_kernel_states() {
     assert!(out.contains(" CLOSE src=198.51.100.10 dst=198.51.100.1 sport=40002"), "{out}");
     assert!(out.contains("ESTABLISHED → CLOSE on [ACK,RST]"), "{out}");
 }
+
+#[test]
+fn a_hand_written_host_file_walks_like_a_snapshot() {
+    let dir = std::env::temp_dir().join(format!("nfwalk-cli-toml-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(scenario("seed/rules.v4"), dir.join("rules.v4")).unwrap();
+    std::fs::write(
+        dir.join("host.toml"),
+        r#"
+name = "docker-host"
+rules = "rules.v4"
+
+[sysctl]
+ip_forward = true
+
+[[interfaces]]
+name = "enp1s0"
+addrs = ["198.51.100.1/24"]
+
+[[interfaces]]
+name = "docker0"
+kind = "bridge"
+addrs = ["172.17.0.1/16"]
+
+[[interfaces]]
+name = "vethc0"
+kind = "veth"
+master = "docker0"
+
+[[routes]]
+dst = "default"
+via = "198.51.100.254"
+dev = "enp1s0"
+"#,
+    )
+    .unwrap();
+    let host = dir.join("host.toml");
+    let (code, out, err) = nfwalk(&[
+        "trace", "--host", host.to_str().unwrap(), "--in", "enp1s0", "--src", "203.0.113.9", "--dst", "198.51.100.1",
+        "--dport", "10000", "--format", "json",
+    ]);
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["out"], "docker0");
+    assert_eq!(v["rewrites"][0]["to"], "172.17.0.2:6379");
+}
