@@ -184,6 +184,9 @@ pub fn parse(args: &[String]) -> Result<Invocation, XtError> {
             Cmd::Replace(chain(0)?, rulenum(n, "replacement")?, rule()?)
         }
         "-L" => {
+            if pos.len() == 1 && rest.len() == 1 && !is_num(&rest[0]) && !rest[0].starts_with('-') {
+                return Err(perr(format!("Invalid rule number `{}'", rest[0])));
+            }
             no_rest(&rest)?;
             Cmd::List(pos.first().cloned())
         }
@@ -257,8 +260,26 @@ pub fn run(rs: &mut XtRuleset, inv: &Invocation) -> Result<Outcome, XtError> {
 
 fn check_jump(t: &crate::ruleset::XtTable, spec: &RuleSpec) -> Result<(), XtError> {
     if let Some(j) = spec.jump_chain() {
-        if t.chain(j).is_none() || builtin_chains(&t.name).unwrap_or(&[]).contains(&j) {
+        if t.chain(j).is_none() {
             return Err(perr(format!("Chain '{j}' does not exist")));
+        }
+    }
+    Ok(())
+}
+
+/// What the kernel refuses when the rule is added (exit 4, `RULE_APPEND failed`): a jump to
+/// a built-in chain, REJECT --reject-with tcp-reset without -p tcp.
+fn check_kernel(t: &crate::ruleset::XtTable, op: &str, chain: &str, spec: &RuleSpec) -> Result<(), XtError> {
+    let fail = |why: &str| XtError::versioned(4, format!(" RULE_{op} failed ({why}): rule in chain {chain}"));
+    if let Some(j) = spec.jump_chain() {
+        if builtin_chains(&t.name).unwrap_or(&[]).contains(&j) && t.chain(chain).is_some() {
+            return Err(fail("Operation not supported"));
+        }
+    }
+    if let Some(tg) = &spec.target {
+        let reset = tg.name == "REJECT" && tg.opt("reject-with").is_some_and(|o| o.args.iter().any(|a| a == "tcp-reset"));
+        if reset && spec.proto != Some((false, 6)) && t.chain(chain).is_some() {
+            return Err(fail("Invalid argument"));
         }
     }
     Ok(())
@@ -305,6 +326,7 @@ fn apply(rs: &mut XtRuleset, inv: &Invocation) -> Result<Outcome, XtError> {
     match &inv.cmd {
         Cmd::Append(c, spec) => {
             check_jump(t, spec)?;
+            check_kernel(t, "APPEND", c, spec)?;
             let ch = t.chain_mut(c).ok_or_else(no_chain)?;
             let counters = spec.counters.unwrap_or((0, 0));
             ch.rules.push(XtRule { spec: strip_counters(spec), counters });
@@ -312,6 +334,7 @@ fn apply(rs: &mut XtRuleset, inv: &Invocation) -> Result<Outcome, XtError> {
         }
         Cmd::Insert(c, n, spec) => {
             check_jump(t, spec)?;
+            check_kernel(t, "INSERT", c, spec)?;
             let ch = t.chain_mut(c).ok_or_else(no_chain)?;
             if *n > ch.rules.len() + 1 {
                 return Err(XtError::new(1, "Index of insertion too big."));
@@ -322,6 +345,7 @@ fn apply(rs: &mut XtRuleset, inv: &Invocation) -> Result<Outcome, XtError> {
         }
         Cmd::Replace(c, n, spec) => {
             check_jump(t, spec)?;
+            check_kernel(t, "REPLACE", c, spec)?;
             let ch = t.chain_mut(c).ok_or_else(no_chain)?;
             if *n > ch.rules.len() {
                 return Err(XtError::new(1, "Index of replacement too big."));

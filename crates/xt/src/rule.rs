@@ -737,7 +737,13 @@ fn parse_icmp(s: &str) -> Result<(u8, u8, u8), XtError> {
     if let Some((_, t, lo, hi)) = ICMP_CODES.iter().find(|(n, ..)| n.eq_ignore_ascii_case(alias)) {
         return Ok((*t, *lo, *hi));
     }
-    let bad = || perr(format!("Invalid ICMP type `{s}'"));
+    let bad = || {
+        if s.starts_with(|c: char| c.is_ascii_digit()) {
+            perr(format!("Invalid ICMP type `{s}'"))
+        } else {
+            perr(format!("Unknown ICMP type `{s}'"))
+        }
+    };
     match s.split_once('/') {
         Some((t, c)) => {
             let t = t.parse::<u8>().map_err(|_| bad())?;
@@ -780,7 +786,7 @@ fn canon_addrtypes(s: &str) -> Result<String, XtError> {
         let i = ADDR_TYPES
             .iter()
             .position(|n| *n == u)
-            .ok_or_else(|| perr(format!("addrtype: invalid type \"{p}\"")))?;
+            .ok_or_else(|| perr(format!("addrtype: bad type \"{p}\"")))?;
         set[i] = true;
     }
     Ok(ADDR_TYPES
@@ -869,6 +875,9 @@ fn canon_match(m: &mut Module, proto: u8) -> Result<(), XtError> {
             }
         }
         "multiport" => {
+            if !matches!(proto, 6 | 17 | 33 | 132 | 136) && !m.opts.is_empty() {
+                return Err(perr("multiport needs `-p tcp', `-p udp', `-p udplite', `-p sctp' or `-p dccp'"));
+            }
             for o in &m.opts {
                 let mut ports = vec![];
                 for p in o.args[0].split(',') {
@@ -991,25 +1000,24 @@ fn canon_target(t: &mut Module, proto: u8) -> Result<(), XtError> {
                 "icmp-net-prohibited" | "net-prohib" => "icmp-net-prohibited",
                 "icmp-host-prohibited" | "host-prohib" => "icmp-host-prohibited",
                 "icmp-admin-prohibited" | "admin-prohib" => "icmp-admin-prohibited",
-                "tcp-reset" | "tcp-rst" => {
-                    if proto != 6 {
-                        return Err(perr("Can only specify tcp-reset with -p tcp"));
-                    }
-                    "tcp-reset"
-                }
+                // Without -p tcp the kernel refuses the rule (RULE_APPEND failed, exit 4):
+                // see command::check_kernel.
+                "tcp-reset" | "tcp-rst" => "tcp-reset",
                 other => return Err(perr(format!("unknown reject type \"{other}\""))),
             };
             out.push(one("reject-with", w.into()));
         }
         "LOG" => {
             if let Some(p) = t.arg("log-prefix") {
-                if p.len() > 29 {
-                    return Err(perr("Maximum prefix length 29 for --log-prefix"));
+                // iptables-nft keeps the first 29 bytes of a longer prefix.
+                let mut end = p.len().min(29);
+                while !p.is_char_boundary(end) {
+                    end -= 1;
                 }
-                out.push(one("log-prefix", p.into()));
+                out.push(one("log-prefix", p[..end].into()));
             }
             if let Some(l) = t.arg("log-level") {
-                let lv = log_level(l).ok_or_else(|| perr(format!("log-level `{l}' unknown")))?;
+                let lv = log_level(l).ok_or_else(|| perr(format!("log level \"{l}\" unknown\n")))?;
                 if lv != 4 {
                     out.push(one("log-level", lv.to_string()));
                 }

@@ -3,6 +3,9 @@
 //! text and `iptables -S` / `-nL --line-numbers` of the table must be byte-identical.
 //! Needs root: fails unless NFWALK_SKIP_KERNEL=1 is set.
 
+#[path = "common/errors_table.rs"]
+mod errors_table;
+
 use nfwalk_lab::Lab;
 use nfwalk_xt::command;
 use nfwalk_xt::ruleset::XtRuleset;
@@ -144,4 +147,39 @@ fn edit_sequence_matches_iptables() {
         }
     }
     assert!(bad.is_empty(), "{} differences:\n{}", bad.len(), bad.join("\n"));
+}
+
+/// Every error path in tests/common/errors_table.rs, on the real iptables: exit code and
+/// stderr, and the ruleset left unchanged.
+#[test]
+fn error_table_matches_iptables() {
+    if !kernel_available() {
+        return;
+    }
+    let mut lab = Lab::new("errors");
+    lab.ns("x").unwrap();
+    lab.exec_stdin("x", &["iptables-restore"], BASE.as_bytes()).unwrap();
+    for c in errors_table::SETUP {
+        let mut cmd = vec!["iptables"];
+        cmd.extend(c.split(' '));
+        lab.exec_ok("x", &cmd).unwrap();
+    }
+    let before = lab.exec("x", &["iptables-save"]).unwrap().stdout;
+    let strip = |b: &[u8]| String::from_utf8_lossy(b).lines().filter(|l| !l.starts_with('#')).collect::<Vec<_>>().join("\n");
+    let mut bad = vec![];
+    for (c, code, err) in errors_table::cases() {
+        let mut cmd = vec!["iptables"];
+        cmd.extend(c.split(' '));
+        let real = lab.exec("x", &cmd).unwrap();
+        let (rc, rerr) = (real.status.code().unwrap_or(-1), String::from_utf8_lossy(&real.stderr).into_owned());
+        if (rc, &rerr) != (code, &err) {
+            bad.push(format!("iptables {c}:\n  real:     {rc} {rerr:?}\n  expected: {code} {err:?}"));
+        }
+        let after = lab.exec("x", &["iptables-save"]).unwrap().stdout;
+        if strip(&before) != strip(&after) {
+            bad.push(format!("iptables {c}: changed the kernel's ruleset"));
+            lab.exec_stdin("x", &["iptables-restore"], &before).unwrap();
+        }
+    }
+    assert!(bad.is_empty(), "{} error texts differ from iptables:\n{}", bad.len(), bad.join("\n"));
 }
