@@ -65,6 +65,22 @@ fn icmp_type(s: &str) -> Result<(u8, u8)> {
     Ok((ty, code))
 }
 
+/// Refuses an `--in` interface the host does not have (a typo would otherwise walk a
+/// packet through rules that never see it), naming the ones it has.
+pub fn check_ingress(host: &Host, ingress: &Ingress) -> Result<()> {
+    if let Ingress::Iface { iface, .. } = ingress {
+        if !host.interfaces.is_empty() && host.iface(iface).is_none() {
+            let names: Vec<&str> = host.interfaces.iter().map(|i| i.name.as_str()).collect();
+            bail!(
+                "interface `{iface}` is not on host {}\n  hint: --in takes one of: {}",
+                host.name,
+                names.join(", ")
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Builds the packet and its ingress from flags.
 pub fn packet(a: &PacketArgs) -> Result<(Ingress, Packet)> {
     let proto = Proto::from_name(&a.proto).ok_or_else(|| anyhow!("unknown protocol `{}`", a.proto))?;

@@ -197,3 +197,11 @@ dev = "enp1s0"
     assert_eq!(v["out"], "docker0");
     assert_eq!(v["rewrites"][0]["to"], "172.17.0.2:6379");
 }
+
+#[test]
+fn an_unknown_interface_is_refused_with_the_known_ones() {
+    let (code, _out, err) = nfwalk(&["trace", "--in", "enp1s1", "--src", "198.51.100.10", "--dst", "198.51.100.1", "--dport", "10000"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("`enp1s1` is not on host"), "{err}");
+    assert!(err.contains("enp1s0, docker0"), "{err}");
+}

@@ -12,6 +12,7 @@ use crate::render::{self, text};
 pub fn run(a: TraceArgs) -> Result<i32> {
     let host = input::load_host(&a.host)?;
     let (ingress, pkt) = input::packet(&a.packet)?;
+    input::check_ingress(&host, &ingress)?;
     let mut w = Walker::new(&host);
     w.options.uid = a.packet.uid;
     let traces = if a.conn {
