@@ -20,6 +20,7 @@ fuzz_target!(|data: &[u8]| {
         sysctl: Sysctls { ip_forward: hdr[0] & 1 == 1, bridge_nf_call_iptables: true, route_localnet: false },
         ruleset: loaded.ruleset,
         ipsets: Vec::new(),
+        listeners: Vec::new(),
     };
     let src = std::net::Ipv4Addr::new(hdr[1], hdr[2], hdr[3], hdr[4]);
     let dst = std::net::Ipv4Addr::new(hdr[5], hdr[6], hdr[7], hdr[8]);

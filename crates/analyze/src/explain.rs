@@ -52,7 +52,7 @@ pub enum RuleSel {
 impl RuleSel {
     /// Parses `filter DOCKER-USER 1` (also `filter/DOCKER-USER/1`, `filter:DOCKER-USER:1`).
     pub fn parse(s: &str) -> Result<RuleSel, String> {
-        let parts: Vec<&str> = s.split(|c: char| c == ' ' || c == '/' || c == ':').filter(|p| !p.is_empty()).collect();
+        let parts: Vec<&str> = s.split([' ', '/', ':']).filter(|p| !p.is_empty()).collect();
         match parts.as_slice() {
             [t, c, i] => {
                 let table = TableName::parse(t).ok_or_else(|| format!("unknown table `{t}` (raw, mangle, nat, filter, security)"))?;

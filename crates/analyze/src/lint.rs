@@ -406,11 +406,177 @@ fn structure_checks(cx: &mut Ctx<'_>) {
     }
 }
 
+/// Interfaces where traffic from outside arrives: those with a route via a gateway (a default
+/// route or another remote network); without any, every addressed interface that is neither
+/// loopback, a bridge nor a bridge port.
+pub fn uplinks(host: &Host) -> Vec<&nfwalk_model::Interface> {
+    let plain = |i: &&nfwalk_model::Interface| i.name != "lo" && i.kind.as_deref() != Some("bridge") && i.master.is_none() && !i.addrs.is_empty();
+    let via_gw: Vec<&nfwalk_model::Interface> = host
+        .interfaces
+        .iter()
+        .filter(plain)
+        .filter(|i| host.routes.iter().any(|r| r.gateway.is_some() && r.dev.as_deref() == Some(i.name.as_str())))
+        .collect();
+    if !via_gw.is_empty() {
+        return via_gw;
+    }
+    host.interfaces.iter().filter(plain).collect()
+}
+
+/// A listening socket reached from outside, as the walk shows it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Exposure {
+    /// The socket (`tcp 0.0.0.0:6379`).
+    pub listener: nfwalk_model::Listener,
+    /// The interface the probe arrived on.
+    pub iface: String,
+    /// The probe (`tcp 203.0.113.7:40001 → 198.51.100.1:6379 [SYN]`).
+    pub probe: String,
+    /// The probe packet itself.
+    pub packet: Packet,
+    /// What let it in (`filter/INPUT rule 3 (line 12): ...` or `the policy of filter/INPUT`).
+    pub accepted_by: String,
+    /// The accepting rule, if a rule did.
+    pub rule: Option<nfwalk_walk::RuleRef>,
+    /// Line to point at: the rule, or the chain whose policy accepted (0: no ruleset).
+    pub line: usize,
+    /// The accepting rule names this port (the exposure looks deliberate).
+    pub port_named: bool,
+}
+
+/// Every listener on a non-loopback address that a SYN (TCP) or a datagram (UDP) from outside
+/// reaches: for each uplink ([`uplinks`]) and each source (a host on the uplink's network, and
+/// a remote address when the uplink has a gateway), the probe is walked and must be delivered
+/// locally to this socket's address and port.
+pub fn exposures(host: &Host) -> Vec<Exposure> {
+    let mut out = Vec::new();
+    let remote = outside_client(host);
+    for l in &host.listeners {
+        if l.loopback_only() || l.port == 0 {
+            continue;
+        }
+        let Some(want) = l.ipv4 else { continue };
+        for up in uplinks(host) {
+            if l.iface.as_deref().is_some_and(|d| d != up.name) {
+                continue;
+            }
+            let dst = if want.is_unspecified() {
+                match up.addrs.first() {
+                    Some(n) => n.addr(),
+                    None => continue,
+                }
+            } else {
+                want
+            };
+            let mut srcs = Vec::new();
+            if let Some(n) = up.addrs.first() {
+                let base = u32::from(n.network());
+                if let Some(a) = (10..20u32).map(|k| Ipv4Addr::from(base.wrapping_add(k))).find(|a| n.contains(a) && *a != n.addr() && *a != n.broadcast()) {
+                    srcs.push(a);
+                }
+            }
+            if host.routes.iter().any(|r| r.gateway.is_some() && r.dev.as_deref() == Some(up.name.as_str())) {
+                srcs.push(remote);
+            }
+            for src in srcs {
+                let pkt = if l.proto == nfwalk_model::Proto::UDP {
+                    Packet::udp(src, 40001, dst, l.port)
+                } else if l.proto == nfwalk_model::Proto::TCP {
+                    Packet::tcp(src, 40001, dst, l.port, TcpFlags::SYN)
+                } else {
+                    break;
+                };
+                let ing = Ingress::Iface { iface: up.name.clone(), physin: None };
+                let req = Request { ingress: ing, packet: pkt.clone(), expect: None, rule: None };
+                let Ok(ex) = explain(host, &req) else { continue };
+                let fp = &ex.trace.final_packet;
+                if !matches!(ex.trace.fate, nfwalk_walk::Fate::DeliveredLocally) || fp.dport != l.port || !l.accepts(fp.dst, Some(&up.name)) {
+                    continue;
+                }
+                let d = &ex.decided_by;
+                let (accepted_by, line, port_named) = match &d.rule {
+                    Some(r) => {
+                        let named = host
+                            .ruleset
+                            .table(r.table)
+                            .and_then(|t| t.chain(&r.chain))
+                            .and_then(|c| c.rules.get(r.index.wrapping_sub(1)))
+                            .is_some_and(|rule| port_matches(rule, l.port).is_some());
+                        (format!("{}/{} rule {} (line {}): {}", r.table, r.chain, r.index, r.line, r.text), r.line, named)
+                    }
+                    None => match (d.table, &d.chain) {
+                        (Some(tb), Some(c)) => {
+                            let line = host.ruleset.table(tb).and_then(|t| t.chain(c)).map(|c| c.line).unwrap_or(0);
+                            (format!("the policy ACCEPT of {tb}/{c}"), line, false)
+                        }
+                        _ => ("no rule at all (no filter table is loaded)".to_string(), 0, false),
+                    },
+                };
+                if out.iter().any(|x: &Exposure| x.iface == up.name && x.listener.proto == l.proto && x.listener.port == l.port && x.listener.ipv4 == l.ipv4) {
+                    break;
+                }
+                out.push(Exposure { listener: l.clone(), iface: up.name.clone(), probe: pkt.summary(), packet: pkt.clone(), accepted_by, rule: d.rule.clone(), line, port_named });
+                break;
+            }
+        }
+    }
+    out
+}
+
+fn exposure_checks(cx: &mut Ctx<'_>) {
+    let host = cx.input.host;
+    if host.listeners.is_empty() {
+        return;
+    }
+    let ft = host.ruleset.table(TableName::Filter);
+    let input_drop = ft.and_then(|t| t.chain("INPUT")).is_some_and(|c| c.policy == Some(Verdict::Drop));
+    let ufw = ft.is_some_and(|t| t.chains.iter().any(|c| c.name.starts_with("ufw-")));
+    for e in exposures(host) {
+        let l = &e.listener;
+        let what = if l.ipv4.is_some_and(|a| a.is_unspecified()) {
+            "listens on every address (a host service, or a container with --net=host)"
+        } else {
+            "listens on a non-loopback address"
+        };
+        let meant_to_block = (input_drop || ufw) && !e.port_named;
+        if meant_to_block {
+            let why = if ufw { "UFW denies incoming traffic by default" } else { "INPUT's policy is DROP" };
+            let req = Request { ingress: Ingress::Iface { iface: e.iface.clone(), physin: None }, packet: e.packet.clone(), expect: Some(Expect::Drop), rule: None };
+            let fix = explain(host, &req).ok().and_then(|x| x.fixes.first().map(|f| f.command.clone()));
+            cx.push(
+                "NFW012",
+                "listener-exposed-despite-deny",
+                Severity::Warning,
+                e.line,
+                "",
+                format!("{} is reachable from outside on {} although {why}: let in by {}", l.describe(), e.iface, e.accepted_by),
+                format!(
+                    "the socket {what}. Walked: {} on {} is delivered locally, accepted by {}, a rule that does not name port {} — so the deny-by-default firewall does not protect this service. Allow the port explicitly if it is meant to be public; otherwise drop it (or bind the service to 127.0.0.1).",
+                    e.probe, e.iface, e.accepted_by, l.port
+                ),
+                fix,
+            );
+        } else {
+            cx.push(
+                "NFW011",
+                "listener-exposed",
+                Severity::Note,
+                e.line,
+                "",
+                format!("{} is reachable from outside on {}: accepted by {}", l.describe(), e.iface, e.accepted_by),
+                format!("the socket {what}. Walked: {} on {} is delivered locally to it. If it should not be public, bind it to 127.0.0.1 or drop it before it reaches the socket.", e.probe, e.iface),
+                Some(format!("iptables -I INPUT 1 -i {} -p {} -m {} --dport {} -j DROP", e.iface, l.proto, l.proto, l.port)),
+            );
+        }
+    }
+}
+
 /// Lints a host's ruleset. Findings are sorted by line.
 pub fn lint(input: &LintInput<'_>) -> Vec<Finding> {
     let mut cx = Ctx { input, lines: input.text.map(|t| t.lines().collect()).unwrap_or_default(), out: Vec::new() };
     if !input.host.ruleset.ipv6 {
         traffic_checks(&mut cx);
+        exposure_checks(&mut cx);
     }
     structure_checks(&mut cx);
     cx.out.sort_by(|a, b| (a.line, a.code).cmp(&(b.line, b.code)));

@@ -19,7 +19,7 @@ pub fn host_with(rules: &str) -> Host {
     vethc0.master = Some("docker0".into());
     let interfaces = vec![Interface::new(1, "lo", &["127.0.0.1/8"]), enp, docker0, vethc0];
     let routes = nfwalk_parse::host::derive_kernel_routes(&interfaces);
-    Host { name: "test".into(), interfaces, routes, rules: vec![], sysctl: Sysctls { ip_forward: true, bridge_nf_call_iptables: true, route_localnet: false }, ruleset: loaded.ruleset, ipsets: Vec::new() }
+    Host { name: "test".into(), interfaces, routes, rules: vec![], sysctl: Sysctls { ip_forward: true, bridge_nf_call_iptables: true, route_localnet: false }, ruleset: loaded.ruleset, ipsets: Vec::new(), listeners: Vec::new() }
 }
 
 fn rules(name: &str) -> String {
@@ -271,4 +271,106 @@ fn lint_the_moby_and_ufw_corpus_without_panics() {
     }
     assert!(loaded > 50, "{loaded} corpus rulesets loaded");
     assert!(findings > 0);
+}
+
+// ---------------------------------------------------------------------------------------
+// NFW011/NFW012: listening sockets reached from outside (listeners.txt from `ss -H -ltnu`)
+
+/// `ss -H -ltnu` of a UFW + Docker host: sshd (allowed by UFW), a host service on 8080, a
+/// --net=host redis on 6379, docker-proxy for the published 10000, loopback-only sockets.
+const SS_UFW: &str = "\
+udp   UNCONN 0      0      127.0.0.53%lo:53         0.0.0.0:*
+udp   UNCONN 0      0      0.0.0.0%enp1s0:68        0.0.0.0:*
+tcp   LISTEN 0      4096         0.0.0.0:22         0.0.0.0:*
+tcp   LISTEN 0      4096       127.0.0.1:6010       0.0.0.0:*
+tcp   LISTEN 0      511          0.0.0.0:6379       0.0.0.0:*
+tcp   LISTEN 0      5            0.0.0.0:8080       0.0.0.0:*
+tcp   LISTEN 0      4096         0.0.0.0:10000      0.0.0.0:*
+tcp   LISTEN 0      4096            [::]:22            [::]:*
+tcp   LISTEN 0      4096            [::]:10000         [::]:*
+";
+
+/// The recorded ufw-docker snapshot plus `listeners.txt` and, optionally, another ruleset.
+fn ufw_snapshot(tag: &str, rules: Option<&str>) -> (Host, String) {
+    let src = scenarios().join("ufw-docker/snapshot");
+    let dir = std::env::temp_dir().join(format!("nfwalk-listeners-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["ip-link.json", "ip-addr.json", "ip-route.json", "ip-rule.json", "sysctl.txt", "iptables-save.txt"] {
+        std::fs::copy(src.join(f), dir.join(f)).unwrap();
+    }
+    let text = match rules {
+        Some(r) => r.to_string(),
+        None => std::fs::read_to_string(scenarios().join("ufw-docker/rules.v4")).unwrap(),
+    };
+    std::fs::write(dir.join("iptables-save.txt"), &text).unwrap();
+    std::fs::write(dir.join("listeners.txt"), SS_UFW).unwrap();
+    let (host, diags) = nfwalk_parse::snapshot::load_snapshot(&dir).expect("snapshot loads");
+    assert!(diags.iter().all(|d| !d.to_string().contains("listeners.txt")), "{diags:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+    (host, text)
+}
+
+#[test]
+fn lint_ufw_host_listeners_only_allowed_port_is_exposed() {
+    let (host, text) = ufw_snapshot("plain", None);
+    assert_eq!(host.listeners.len(), 9);
+    let f = lint(&LintInput { host: &host, text: Some(&text), legacy: None });
+    let exp: Vec<&nfwalk_analyze::Finding> = f.iter().filter(|x| x.code == "NFW011" || x.code == "NFW012").collect();
+    // Only sshd: UFW allows 22 (a rule naming the port: deliberate, a note). 8080 and 6379 are
+    // denied, 10000 is DNATed to the container (docker-proxy never sees it), 53/6010 are
+    // loopback, 68 is bound to enp1s0 but UFW drops it.
+    assert_eq!(exp.len(), 1, "{exp:#?}");
+    assert_eq!(exp[0].code, "NFW011");
+    assert_eq!(exp[0].severity, nfwalk_analyze::Severity::Note);
+    assert!(exp[0].message.starts_with("tcp 0.0.0.0:22 is reachable from outside on enp1s0: accepted by filter/ufw-user-input rule 1"), "{}", exp[0].message);
+    assert_eq!(text.lines().nth(exp[0].line - 1), Some("-A ufw-user-input -p tcp -m tcp --dport 22 -j ACCEPT"));
+}
+
+#[test]
+fn lint_ufw_allow_from_lan_exposes_every_listener_despite_deny() {
+    let base = std::fs::read_to_string(scenarios().join("ufw-docker/rules.v4")).unwrap();
+    // `ufw allow from 198.51.100.0/24`: meant for ssh from the office, opens everything.
+    let rules = base.replace(
+        "-A ufw-user-input -p tcp -m tcp --dport 22 -j ACCEPT\n",
+        "-A ufw-user-input -p tcp -m tcp --dport 22 -j ACCEPT\n-A ufw-user-input -s 198.51.100.0/24 -j ACCEPT\n",
+    );
+    let (host, text) = ufw_snapshot("lan", Some(&rules));
+    let f = lint(&LintInput { host: &host, text: Some(&text), legacy: None });
+    let mut got: Vec<(&str, String)> = f
+        .iter()
+        .filter(|x| x.code == "NFW011" || x.code == "NFW012")
+        .map(|x| (x.code, x.message.split(" is reachable").next().unwrap_or("").to_string()))
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [("NFW011", "tcp 0.0.0.0:22".to_string()), ("NFW012", "tcp 0.0.0.0:6379".into()), ("NFW012", "tcp 0.0.0.0:8080".into()), ("NFW012", "udp 0.0.0.0%enp1s0:68".into())]
+    );
+    let redis = f.iter().find(|x| x.code == "NFW012" && x.message.contains(":6379")).unwrap();
+    assert_eq!(redis.severity, nfwalk_analyze::Severity::Warning);
+    assert!(redis.message.contains("although UFW denies incoming traffic by default"), "{}", redis.message);
+    assert_eq!(text.lines().nth(redis.line - 1), Some("-A ufw-user-input -s 198.51.100.0/24 -j ACCEPT"));
+    // The fix is explain's, proven on the walk: the probe is dropped with it.
+    let fix = redis.fix.as_deref().expect("a verified fix");
+    let cmd = fix.strip_prefix("iptables ").unwrap();
+    let ex = nfwalk_analyze::lint::exposures(&host).into_iter().find(|e| e.listener.port == 6379).unwrap();
+    let req = Request { ingress: Ingress::Iface { iface: ex.iface.clone(), physin: None }, packet: ex.packet.clone(), expect: Some(Expect::Drop), rule: None };
+    let e = explain(&host, &req).unwrap();
+    assert_eq!(e.fixes.first().map(|x| x.command.as_str()), Some(fix));
+    assert!(e.fixes[0].verified && cmd.contains("6379"), "{fix}");
+}
+
+#[test]
+fn lint_net_host_container_on_an_open_host_is_a_note_naming_the_policy() {
+    let mut host = host_with(&rules("seed"));
+    host.listeners = nfwalk_parse::listeners::parse_ss("tcp LISTEN 0 511 0.0.0.0:6380 0.0.0.0:* users:((\"redis-server\",pid=9,fd=6))\n").0;
+    let f = lint(&LintInput { host: &host, text: Some(&rules("seed")), legacy: None });
+    let x = f.iter().find(|x| x.code == "NFW011").expect("NFW011");
+    assert_eq!(x.message, "tcp 0.0.0.0:6380 (redis-server) is reachable from outside on enp1s0: accepted by the policy ACCEPT of filter/INPUT");
+    assert!(x.explanation.contains("--net=host"), "{}", x.explanation);
+    assert_eq!(rules("seed").lines().nth(x.line - 1).map(|l| l.starts_with(":INPUT ACCEPT")), Some(true));
+    // No listeners known: no exposure findings at all.
+    host.listeners.clear();
+    assert!(!lint(&LintInput { host: &host, text: None, legacy: None }).iter().any(|x| x.code == "NFW011" || x.code == "NFW012"));
 }

@@ -39,5 +39,6 @@ pub fn seed_host() -> Result<Host> {
         },
         ruleset: loaded.ruleset,
         ipsets: Vec::new(),
+        listeners: Vec::new(),
     })
 }

@@ -24,6 +24,56 @@ pub struct Host {
     /// ipsets (`ipset save`), for `-m set`; empty when the snapshot has none.
     #[serde(default)]
     pub ipsets: Vec<IpSet>,
+    /// Listening sockets (`ss -H -ltnu`): what a packet delivered locally reaches; empty when
+    /// the snapshot has no `listeners.txt`.
+    #[serde(default)]
+    pub listeners: Vec<Listener>,
+}
+
+/// A listening TCP socket or a bound UDP socket, as `ss -H -ltnu` lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Listener {
+    /// `tcp` or `udp`.
+    pub proto: crate::Proto,
+    /// The local address as `ss` printed it (`0.0.0.0`, `[::]`, `*`, `127.0.0.53`).
+    pub addr: String,
+    /// The IPv4 address the socket accepts: `0.0.0.0` for any (also an IPv6 wildcard, which
+    /// is dual-stack unless `bindv6only`); `None` for an IPv6-only address.
+    pub ipv4: Option<Ipv4Addr>,
+    /// Port.
+    pub port: u16,
+    /// `%dev`: bound to one interface (SO_BINDTODEVICE).
+    pub iface: Option<String>,
+    /// The owning process (`sshd` from `users:(("sshd",pid=1,fd=3))` with `ss -p`), if printed.
+    pub process: Option<String>,
+}
+
+impl Listener {
+    /// Whether the socket listens on a loopback address only.
+    pub fn loopback_only(&self) -> bool {
+        match self.ipv4 {
+            Some(a) => a.is_loopback(),
+            None => self.addr == "[::1]",
+        }
+    }
+
+    /// Whether an IPv4 packet to `dst` arriving on `iface` reaches this socket.
+    pub fn accepts(&self, dst: Ipv4Addr, iface: Option<&str>) -> bool {
+        let addr_ok = self.ipv4.is_some_and(|a| a.is_unspecified() || a == dst);
+        let dev_ok = match (&self.iface, iface) {
+            (Some(d), Some(i)) => d == i,
+            (Some(_), None) => false,
+            (None, _) => true,
+        };
+        addr_ok && dev_ok
+    }
+
+    /// `tcp 0.0.0.0:22`.
+    pub fn describe(&self) -> String {
+        let dev = self.iface.as_deref().map(|d| format!("%{d}")).unwrap_or_default();
+        let who = self.process.as_deref().map(|p| format!(" ({p})")).unwrap_or_default();
+        format!("{} {}{dev}:{}{who}", self.proto, self.addr, self.port)
+    }
 }
 
 /// One ipset, as `ipset save` describes it.

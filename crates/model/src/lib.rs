@@ -12,7 +12,7 @@ pub mod host;
 pub mod packet;
 pub mod ruleset;
 
-pub use host::{Host, Interface, IpSet, IpSetEntry, PolicyRule, Route, RouteType, Sysctls};
+pub use host::{Host, Interface, IpSet, IpSetEntry, Listener, PolicyRule, Route, RouteType, Sysctls};
 pub use packet::{Packet, Proto, TcpFlags};
 pub use ruleset::{
     Chain, Counters, Hook, Match, MatchKind, Rule, Ruleset, Table, TableName, Target, Verdict,

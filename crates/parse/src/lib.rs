@@ -4,5 +4,6 @@
 pub mod host;
 pub mod ipset;
 pub mod iptables;
+pub mod listeners;
 pub mod pcap;
 pub mod snapshot;

@@ -13,6 +13,8 @@
 //! | `ip-rule.json` | `ip -j rule show` | the kernel's default rules: `0 local`, `32766 main`, `32767 default` |
 //! | `sysctl.txt` | `sysctl net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables net.ipv4.conf.all.route_localnet` | [`Sysctls::default`] (no forwarding, bridge-nf-call-iptables on, no route_localnet) |
 //! | `iptables-save.txt` | `iptables-save` | an empty ruleset (no table loaded: nothing is filtered); an empty or comment-only file means the same |
+//! | `ipset-save.txt` | `ipset save` | no ipsets |
+//! | `listeners.txt` | `ss -H -ltnu` | no listening sockets known (lint's exposure check NFW011 is skipped); unparsable lines are warnings ([`crate::listeners`]) |
 //!
 //! At least one of `ip-link.json` and `ip-addr.json` must be there.
 //!
@@ -200,6 +202,16 @@ pub fn load_snapshot(dir: &Path) -> Result<(Host, Vec<Diagnostic>), SnapshotErro
         }
         None => Vec::new(),
     };
+    let listeners = match read_opt(&f("listeners.txt"))? {
+        Some(t) => {
+            let (l, warnings) = crate::listeners::parse_ss(&t);
+            for w in warnings {
+                diags.push(crate::iptables::Diagnostic::warning(&name_of("listeners.txt"), 0, 0, "", w));
+            }
+            l
+        }
+        None => Vec::new(),
+    };
     Ok((
         Host {
             name,
@@ -209,6 +221,7 @@ pub fn load_snapshot(dir: &Path) -> Result<(Host, Vec<Diagnostic>), SnapshotErro
             sysctl,
             ruleset,
             ipsets,
+            listeners,
         },
         diags,
     ))
@@ -474,6 +487,7 @@ pub fn load_host_toml(path: &Path) -> Result<(Host, Vec<Diagnostic>), SnapshotEr
             sysctl,
             ruleset,
             ipsets: Vec::new(),
+            listeners: Vec::new(),
         },
         diags,
     ))
@@ -490,6 +504,7 @@ pub const SNAPSHOT_COMMANDS: &[(&str, &[&str])] = &[
     ("ip-rule.json", &["ip", "-j", "rule", "show"]),
     ("iptables-save.txt", &["iptables-save"]),
     ("ipset-save.txt", &["ipset", "save"]),
+    ("listeners.txt", &["ss", "-H", "-ltnu"]),
     (
         "sysctl.txt",
         &[

@@ -37,6 +37,7 @@ fn host() -> Host {
         sysctl: Sysctls::default(),
         ruleset: loaded.ruleset,
         ipsets,
+        listeners: Vec::new(),
     }
 }
 

@@ -67,6 +67,7 @@ fn node(rules: &str) -> Host {
         sysctl: Sysctls { ip_forward: true, bridge_nf_call_iptables: true, route_localnet: false },
         ruleset: loaded.ruleset,
         ipsets: Vec::new(),
+        listeners: Vec::new(),
     }
 }
 
