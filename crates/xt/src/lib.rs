@@ -9,6 +9,7 @@
 
 pub mod command;
 pub mod conntrack;
+mod ext;
 pub mod fsio;
 pub mod names;
 pub mod rule;

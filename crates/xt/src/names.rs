@@ -122,3 +122,30 @@ pub fn network_name(a: Ipv4Addr) -> Option<&'static str> {
         _ => None,
     }
 }
+
+/// Debian's base-passwd users (`getpwuid`/`getpwnam` of a stock system).
+const USERS: &[(&str, u32)] = &[
+    ("root", 0), ("daemon", 1), ("bin", 2), ("sys", 3), ("sync", 4), ("games", 5), ("man", 6),
+    ("lp", 7), ("mail", 8), ("news", 9), ("uucp", 10), ("proxy", 13), ("www-data", 33),
+    ("backup", 34), ("list", 38), ("irc", 39), ("_apt", 42), ("nobody", 65534),
+];
+
+/// Debian's base-passwd groups (`getgrgid`/`getgrnam` of a stock system).
+const GROUPS: &[(&str, u32)] = &[
+    ("root", 0), ("daemon", 1), ("bin", 2), ("sys", 3), ("adm", 4), ("tty", 5), ("disk", 6),
+    ("lp", 7), ("mail", 8), ("news", 9), ("uucp", 10), ("man", 12), ("proxy", 13), ("kmem", 15),
+    ("dialout", 20), ("fax", 21), ("voice", 22), ("cdrom", 24), ("floppy", 25), ("tape", 26),
+    ("sudo", 27), ("audio", 29), ("dip", 30), ("www-data", 33), ("backup", 34), ("operator", 37),
+    ("list", 38), ("irc", 39), ("src", 40), ("shadow", 42), ("utmp", 43), ("video", 44),
+    ("sasl", 45), ("plugdev", 46), ("staff", 50), ("games", 60), ("users", 100), ("nogroup", 65534),
+];
+
+/// `getpwuid(uid)->pw_name` (`group`: `getgrgid`).
+pub fn id_name(id: u32, group: bool) -> Option<&'static str> {
+    (if group { GROUPS } else { USERS }).iter().find(|(_, v)| *v == id).map(|(n, _)| *n)
+}
+
+/// `getpwnam(name)->pw_uid` (`group`: `getgrnam`).
+pub fn id_number(name: &str, group: bool) -> Option<u32> {
+    (if group { GROUPS } else { USERS }).iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+}

@@ -32,10 +32,10 @@ impl Module {
     pub fn opt(&self, name: &str) -> Option<&Opt> {
         self.opts.iter().find(|o| o.name == name)
     }
-    fn arg(&self, name: &str) -> Option<&str> {
+    pub(crate) fn arg(&self, name: &str) -> Option<&str> {
         self.opt(name).and_then(|o| o.args.first()).map(|s| s.as_str())
     }
-    fn has(&self, name: &str) -> bool {
+    pub(crate) fn has(&self, name: &str) -> bool {
         self.opt(name).is_some()
     }
 }
@@ -193,6 +193,7 @@ fn known_opts(module: &str, target: bool) -> Option<&'static [(&'static str, u8,
         ],
         (true, "TCPMSS") => &[("set-mss", 1, "set-mss"), ("clamp-mss-to-pmtu", 0, "clamp-mss-to-pmtu")],
         (true, "CHECKSUM") => &[("checksum-fill", 0, "checksum-fill")],
+        (t, m) if crate::ext::opts(m, t).is_some() => return crate::ext::opts(m, t),
         (true, "NOTRACK") | (true, "TRACE") | (true, "ACCEPT") | (true, "DROP") | (true, "RETURN") => &[],
         _ => return None,
     })
@@ -222,11 +223,11 @@ pub fn is_extension_target(name: &str) -> bool {
     EXT_TARGETS.contains(&name)
 }
 
-fn perr(msg: impl Into<String>) -> XtError {
+pub(crate) fn perr(msg: impl Into<String>) -> XtError {
     XtError::param(msg)
 }
 
-fn parse_num(s: &str) -> Option<u64> {
+pub(crate) fn parse_num(s: &str) -> Option<u64> {
     let s = s.trim();
     if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
         u64::from_str_radix(h, 16).ok()
@@ -239,7 +240,7 @@ fn parse_num(s: &str) -> Option<u64> {
     }
 }
 
-fn parse_u32(s: &str) -> Result<u32, XtError> {
+pub(crate) fn parse_u32(s: &str) -> Result<u32, XtError> {
     parse_num(s)
         .and_then(|v| u32::try_from(v).ok())
         .ok_or_else(|| perr(format!("Bad value \"{s}\"")))
@@ -280,7 +281,7 @@ pub fn parse_addr_mask(s: &str, neg: bool) -> Result<AddrMask, XtError> {
     })
 }
 
-fn mask_suffix(mask: Ipv4Addr, always: bool) -> String {
+pub(crate) fn mask_suffix(mask: Ipv4Addr, always: bool) -> String {
     let m = u32::from(mask);
     if m == u32::MAX && !always {
         return String::new();
@@ -837,6 +838,9 @@ fn canon_match(m: &mut Module, proto: u8) -> Result<(), XtError> {
     let name = m.name.clone();
     let mut out: Vec<Opt> = vec![];
     let set = |o: &Opt, args: Vec<String>| Opt { name: o.name.clone(), neg: o.neg, args };
+    if let Some(r) = crate::ext::canon(m, proto, false) {
+        return r;
+    }
     match name.as_str() {
         "tcp" | "udp" => {
             for key in ["sport", "dport", "tcp-option", "tcp-flags"] {
@@ -989,6 +993,9 @@ fn canon_target(t: &mut Module, proto: u8) -> Result<(), XtError> {
     let one = |n: &str, v: String| Opt { name: n.into(), neg: false, args: vec![v] };
     let flag = |n: &str| Opt { name: n.into(), neg: false, args: vec![] };
     let mut out = vec![];
+    if let Some(r) = crate::ext::canon(t, proto, true) {
+        return r;
+    }
     match name.as_str() {
         "REJECT" => {
             let w = t.arg("reject-with").unwrap_or("icmp-port-unreachable");
@@ -1151,6 +1158,9 @@ fn hex_mark(s: &str) -> (u32, u32) {
 /// `None` when nfwalk does not know how iptables prints this module.
 pub fn print_match(m: &Module, proto: u8, numeric: bool) -> Option<String> {
     let mut s = String::new();
+    if crate::ext::opts(&m.name, false).is_some() {
+        return crate::ext::print(m, numeric, false);
+    }
     match m.name.as_str() {
         "tcp" | "udp" => {
             s += &format!(" {}", m.name);
@@ -1322,6 +1332,9 @@ fn nat_range(v: &str) -> String {
 /// The target's text in `-L` (leading space included); `None` when unknown.
 pub fn print_target(t: &Module, numeric: bool) -> Option<String> {
     let mut s = String::new();
+    if crate::ext::opts(&t.name, true).is_some() {
+        return crate::ext::print(t, numeric, true);
+    }
     match t.name.as_str() {
         "REJECT" => s += &format!(" reject-with {}", t.arg("reject-with")?),
         "LOG" => {
@@ -1416,7 +1429,8 @@ pub fn print_target(t: &Module, numeric: bool) -> Option<String> {
             };
         }
         "CHECKSUM" => s += " CHECKSUM fill",
-        "ACCEPT" | "DROP" | "RETURN" | "NOTRACK" | "TRACE" => {}
+        "NOTRACK" => s += " NOTRACK",
+        "ACCEPT" | "DROP" | "RETURN" | "TRACE" => {}
         "CT" => {
             s += " CT";
             if t.has("notrack") {

@@ -227,7 +227,12 @@ pub fn list_rule(n: usize, r: &XtRule, f: ListFormat) -> String {
         s += &num(r.counters.0, kmg, false);
         s += &num(r.counters.1, kmg, false);
     }
-    s += &format!("{:<9} ", sp.target_name());
+    // iptables-nft lists the NOTRACK target as CT (its text says NOTRACK).
+    let tname = match sp.target_name() {
+        "NOTRACK" => "CT",
+        n => n,
+    };
+    s += &format!("{tname:<9} ");
     let (pneg, p) = sp.proto.unwrap_or((false, 0));
     s.push(if pneg { '!' } else { ' ' });
     let pname = if f.numeric {
@@ -349,20 +354,33 @@ impl XtRuleset {
             } else {
                 (None, l)
             };
-            let words: Vec<String> = nfwalk_parse::iptables::split_words(rest)
+            let words: Vec<String> = nfwalk_parse::iptables::split_restore_words(rest)
                 .map_err(|(_, m)| bad(&m))?
                 .into_iter()
                 .map(|w| w.text)
                 .collect();
-            if words.len() < 2 || !(words[0] == "-A" || words[0] == "--append") {
+            // iptables-restore runs `-A` and `-I CHAIN [N]` lines like the command line does.
+            let insert = words.first().is_some_and(|w| w == "-I" || w == "--insert");
+            if words.len() < 2 || !(insert || words[0] == "-A" || words[0] == "--append") {
                 return Err(bad(&format!("iptables-restore: unexpected line `{l}'")));
             }
-            let mut spec = RuleSpec::parse(&words[2..]).map_err(|e| bad(&e.message))?;
+            let pos_given = insert && words.get(2).is_some_and(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit()));
+            let body = if pos_given { &words[3..] } else { &words[2..] };
+            let mut spec = RuleSpec::parse(body).map_err(|e| bad(&e.message))?;
             let counters = ctr.or(spec.counters.take()).unwrap_or((0, 0));
             let chain = t
                 .chain_mut(&words[1])
                 .ok_or_else(|| bad(&format!("Chain '{}' does not exist", words[1])))?;
-            chain.rules.push(XtRule { spec, counters });
+            let rule = XtRule { spec, counters };
+            if insert {
+                let n: usize = if pos_given { words[2].parse().unwrap_or(usize::MAX) } else { 1 };
+                if n == 0 || n > chain.rules.len() + 1 {
+                    return Err(bad("iptables-restore: Index of insertion too big."));
+                }
+                chain.rules.insert(n - 1, rule);
+            } else {
+                chain.rules.push(rule);
+            }
         }
         if cur.is_some() {
             return Err(XtError::new(1, "iptables-restore: COMMIT expected at end of input"));
@@ -422,5 +440,29 @@ impl XtRuleset {
             s += "COMMIT\n";
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// iptables-restore 1.8.9 runs `-I CHAIN [N]` lines (checked in a lab namespace): 3.3.3.3
+    /// goes first, 4.4.4.4 second; quoted backslash escapes are undone (`"\'"` is `'`).
+    #[test]
+    fn restore_runs_insert_lines_and_undoes_escapes() {
+        let text = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -s 1.1.1.1 -j ACCEPT\n-A INPUT -s 2.2.2.2 -j ACCEPT\n\
+                    -I INPUT -s 3.3.3.3 -j ACCEPT\n-I INPUT 2 -s 4.4.4.4 -j ACCEPT\n\
+                    -A INPUT -j LOG --log-prefix \"\\'[IN]\\'\"\nCOMMIT\n";
+        let rs = XtRuleset::from_save(text).unwrap();
+        let s = rs.table("filter").unwrap().list_rules(Some("INPUT"), false);
+        assert_eq!(
+            s,
+            "-P INPUT ACCEPT\n-A INPUT -s 3.3.3.3/32 -j ACCEPT\n-A INPUT -s 4.4.4.4/32 -j ACCEPT\n\
+             -A INPUT -s 1.1.1.1/32 -j ACCEPT\n-A INPUT -s 2.2.2.2/32 -j ACCEPT\n\
+             -A INPUT -j LOG --log-prefix \"\\'[IN]\\'\"\n"
+        );
+        let bad = "*filter\n:INPUT ACCEPT [0:0]\n-I INPUT 2 -j ACCEPT\nCOMMIT\n";
+        assert!(XtRuleset::from_save(bad).is_err());
     }
 }

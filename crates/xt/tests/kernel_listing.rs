@@ -199,3 +199,20 @@ fn corpus_listings_match_iptables() {
     assert!(accepted > 0, "no corpus file was accepted by iptables-restore");
     assert!(unexpected.is_empty(), "{} unexpected results:\n{}", unexpected.len(), unexpected.join("\n"));
 }
+
+/// Every form of the extensions nfwalk renders beyond the everyday ones (recent, owner,
+/// hashlimit, policy, rpfilter, statistic, connlimit, NFLOG, NETMAP, NOTRACK, CT) lists
+/// exactly as iptables does (`-L` with names is host-dependent for owner: not compared).
+#[test]
+fn extension_listings_match_iptables() {
+    if !kernel_available() {
+        return;
+    }
+    let mut lab = Lab::new("xtext");
+    lab.ns("x").expect("namespace");
+    let mut text = include_str!("extensions.v4").to_string();
+    text += "*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A PREROUTING -p tcp -j NOTRACK\n-A PREROUTING -j CT --notrack\n-A PREROUTING -j CT --zone 3\nCOMMIT\n";
+    text += "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n-A PREROUTING -d 1.2.3.0/24 -j NETMAP --to 5.6.7.0/24\n-A PREROUTING -j NETMAP --to 5.6.7.8\nCOMMIT\n";
+    let bad = compare(&lab, &text, false).expect("both load it");
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}

@@ -12,7 +12,7 @@ mod rule;
 mod values;
 
 pub use diag::{Diagnostic, LoadError, Severity};
-pub use lexer::{split_words, Word};
+pub use lexer::{split_restore_words, split_words, Word};
 
 use nfwalk_model::ruleset::{
     Chain, Counters, Match, Rule, Ruleset, Table, TableName, Target, Verdict,
