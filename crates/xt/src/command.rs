@@ -22,6 +22,8 @@ pub enum Cmd {
     Replace(String, usize, RuleSpec),
     /// `-L [CHAIN]`.
     List(Option<String>),
+    /// `-L CHAIN N`: one rule's line, without the chain header (nothing past the end).
+    ListRule(String, usize),
     /// `-S [CHAIN [N]]`.
     ListRules(Option<String>, Option<usize>),
     /// `-F [CHAIN]`.
@@ -186,6 +188,11 @@ pub fn parse(args: &[String]) -> Result<Invocation, XtError> {
         "-L" => {
             if pos.len() == 1 && rest.len() == 1 && !is_num(&rest[0]) && !rest[0].starts_with('-') {
                 return Err(perr(format!("Invalid rule number `{}'", rest[0])));
+            }
+            if let (Some(c), [n]) = (pos.first(), rest.as_slice()) {
+                if is_num(n) {
+                    return Ok(Invocation { table, cmd: Cmd::ListRule(c.clone(), rulenum(n, "list")?), format });
+                }
             }
             no_rest(&rest)?;
             Cmd::List(pos.first().cloned())
@@ -379,6 +386,14 @@ fn apply(rs: &mut XtRuleset, inv: &Invocation) -> Result<Outcome, XtError> {
             }
             Ok(Outcome { stdout: t.list(c.as_deref(), inv.format), modified: false })
         }
+        Cmd::ListRule(c, n) => {
+            let ch = t.chain(c).ok_or_else(|| incompatible(c, &inv.table))?;
+            let stdout = match ch.rules.get(n - 1) {
+                Some(r) => crate::ruleset::list_rule(*n, r, inv.format) + "\n",
+                None => String::new(),
+            };
+            Ok(Outcome { stdout, modified: false })
+        }
         Cmd::ListRules(c, n) => {
             let Some(c) = c else {
                 return Ok(Outcome { stdout: t.list_rules(None, inv.format.verbose), modified: false });
@@ -475,8 +490,15 @@ fn apply(rs: &mut XtRuleset, inv: &Invocation) -> Result<Outcome, XtError> {
         }
         Cmd::Rename(old, new) => {
             let ch = t.chain(old).ok_or_else(no_chain)?;
+            // iptables-nft 1.8.9 renames the base chain in nf_tables and exits 0, after which
+            // iptables can no longer list it ("# Table `filter' contains incompatible
+            // base-chains, use 'nft' tool to list them." and an empty INPUT): nfwalk refuses
+            // instead, leaving the ruleset as it was (docs/iptables-commands.md).
             if ch.policy.is_some() {
-                return Err(XtError::new(1, "Invalid argument. Run `dmesg' for more information."));
+                return Err(XtError::new(
+                    1,
+                    format!("nfwalk refuses to rename built-in chain {old}: iptables-nft would leave table `{}' with an incompatible base chain that iptables cannot list", inv.table),
+                ));
             }
             if t.chain(new).is_some() {
                 return Err(XtError::new(1, "File exists."));

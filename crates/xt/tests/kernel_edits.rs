@@ -42,6 +42,11 @@ const STEPS: &[(&str, bool)] = &[
     ("-D WEB 9", false),
     ("-C WEB -j RETURN", true),
     ("-C WEB -j DROP", false),
+    ("-L WEB 1", true),
+    ("-n -v -L WEB 2 --line-numbers", true),
+    ("-n -v -x -L WEB 3", true),
+    ("-L WEB 9", true),
+    ("-L WEB 0", false),
     ("-E WEB WEB2", true),
     ("-E NOPE X", false),
     ("-E WEB2 INPUT", false),
@@ -182,4 +187,33 @@ fn error_table_matches_iptables() {
         }
     }
     assert!(bad.is_empty(), "{} error texts differ from iptables:\n{}", bad.len(), bad.join("\n"));
+}
+
+/// `-E` on a built-in chain: iptables-nft 1.8.9 renames the nf_tables base chain and exits 0,
+/// after which iptables lists the table with a warning and an empty stand-in INPUT (the
+/// rules are unreachable for iptables). nfwalk refuses instead (exit 1, ruleset unchanged).
+#[test]
+fn rename_builtin_breaks_iptables_and_nfwalk_refuses() {
+    if !kernel_available() {
+        return;
+    }
+    let text = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A INPUT -j DROP\nCOMMIT\n";
+    let mut lab = Lab::new("erename");
+    lab.ns("x").unwrap();
+    lab.exec_stdin("x", &["iptables-restore"], text.as_bytes()).unwrap();
+    let real = lab.exec("x", &["iptables", "-E", "INPUT", "FOO"]).unwrap();
+    assert_eq!(real.status.code(), Some(0), "iptables-nft renames a base chain");
+    let listing = String::from_utf8_lossy(&lab.exec("x", &["iptables", "-S"]).unwrap().stdout).into_owned();
+    assert!(
+        listing.starts_with("# Table `filter' contains incompatible base-chains, use 'nft' tool to list them.\n-P INPUT ACCEPT\n"),
+        "{listing}"
+    );
+    assert!(!listing.contains("-j DROP"), "{listing}");
+    let mut rs = XtRuleset::from_save(text).unwrap();
+    let before = rs.clone();
+    let args: Vec<String> = ["-E", "INPUT", "FOO"].iter().map(|s| s.to_string()).collect();
+    let err = command::parse(&args).and_then(|inv| command::run(&mut rs, &inv)).unwrap_err();
+    assert_eq!(err.code, 1);
+    assert!(err.message.contains("built-in chain INPUT"), "{}", err.message);
+    assert_eq!(rs, before);
 }

@@ -315,7 +315,7 @@ fn apply(text: &str, cmds: &[Vec<String>]) -> Result<std::result::Result<String,
                 return Ok(Err(e.code));
             }
         };
-        if matches!(inv.cmd, Cmd::List(_) | Cmd::ListRules(..) | Cmd::Check(..)) {
+        if matches!(inv.cmd, Cmd::List(_) | Cmd::ListRule(..) | Cmd::ListRules(..) | Cmd::Check(..)) {
             bail!("command {}: `iptables {shown}` does not change the ruleset; whatif takes -A -I -D -R -N -E -X -F -Z -P", k + 1);
         }
         if let Err(e) = command::run(&mut rs, &inv) {
