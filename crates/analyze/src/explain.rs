@@ -183,6 +183,10 @@ pub struct Explanation {
     pub as_expected: Option<bool>,
     /// Why the expected verdict / named rule did not happen.
     pub why_not: Vec<WhyNot>,
+    /// The why-not that matters (index into `why_not`): the rule the user named, or a rule
+    /// giving the expected verdict whose chain the packet actually traversed (one it reached
+    /// and failed first). None when no such rule is on the packet's path.
+    pub primary: Option<usize>,
     /// Verified fixes, best first.
     pub fixes: Vec<Fix>,
     /// Extra facts (conntrack, nat first-packet rule, ...).
@@ -202,6 +206,10 @@ pub struct Request {
     pub expect: Option<Expect>,
     /// A rule the user asks about.
     pub rule: Option<RuleSel>,
+    /// Packets walked first on the same walker (a connection's earlier packets), so the
+    /// packet meets the conntrack state they left; every re-walk (failing conditions, fixes)
+    /// replays them too. Empty for a lone packet.
+    pub before: Vec<(Ingress, Packet)>,
 }
 
 /// A rule found in the ruleset.
@@ -392,6 +400,15 @@ pub fn walk(host: &Host, ingress: &Ingress, p: &Packet) -> Trace {
     Walker::new(host).walk(ingress.clone(), p.clone())
 }
 
+/// Walks the request's earlier packets (`before`) and then its packet on one fresh walker.
+pub fn walk_req(host: &Host, req: &Request) -> Trace {
+    let mut w = Walker::new(host);
+    for (i, p) in &req.before {
+        w.walk(i.clone(), p.clone());
+    }
+    w.walk(req.ingress.clone(), req.packet.clone())
+}
+
 /// All failing conditions of a rule for this packet: walk, drop the failing condition from a
 /// copy of the rule, walk again, until the rule matches or nothing fails.
 fn all_failures(host: &Host, req: &Request, f: &Found, first: &Trace) -> Vec<FailedCondition> {
@@ -430,9 +447,14 @@ fn all_failures(host: &Host, req: &Request, f: &Found, first: &Trace) -> Vec<Fai
         if rule.matches.len() == before {
             break;
         }
-        t = walk(&h, &req.ingress, &req.packet);
+        t = walk_req(&h, req);
     }
     out
+}
+
+/// Whether any rule of this chain was evaluated on the packet's walk.
+pub fn chain_traversed(t: &Trace, table: TableName, chain: &str) -> bool {
+    t.events.iter().any(|e| matches!(e, Event::Rule { rule, .. } if rule.table == table && rule.chain == chain))
 }
 
 fn hook_crossed(t: &Trace, h: Hook) -> bool {
@@ -610,7 +632,7 @@ fn target_gives(t: &Target, e: Expect) -> bool {
 
 /// Explains a packet's fate.
 pub fn explain(host: &Host, req: &Request) -> Result<Explanation, String> {
-    let t = walk(host, &req.ingress, &req.packet);
+    let t = walk_req(host, req);
     let decided_by = decision(&t);
     let mut notes = Vec::new();
     let named = match &req.rule {
@@ -644,6 +666,19 @@ pub fn explain(host: &Host, req: &Request) -> Result<Explanation, String> {
         }
     }
     let why: Vec<WhyNot> = cands.iter().map(|f| why_not(host, req, &t, f)).collect();
+    let primary = if named.is_some() {
+        Some(0).filter(|_| !why.is_empty())
+    } else {
+        let on_path = |w: &WhyNot| chain_traversed(&t, w.rule.table, &w.rule.chain);
+        // Closest to firing first: the traversed rule with the fewest failing conditions.
+        why.iter()
+            .enumerate()
+            .filter(|(_, w)| on_path(w) && w.status == "condition_failed")
+            .min_by_key(|(i, w)| (w.conditions.len().max(1), *i))
+            .map(|(i, _)| i)
+            .or_else(|| why.iter().position(|w| on_path(w) && w.status != "not_reached"))
+            .or_else(|| why.iter().position(on_path))
+    };
     if t.ct_state == "ESTABLISHED" || t.ct_state == "RELATED" {
         notes.push(format!(
             "conntrack state {}: the packet belongs to a connection already in the table, so nat chains are skipped and `--ctstate NEW` rules do not match it",
@@ -665,6 +700,7 @@ pub fn explain(host: &Host, req: &Request) -> Result<Explanation, String> {
         decided_by,
         as_expected,
         why_not: why,
+        primary,
         fixes,
         notes,
         trace: t,

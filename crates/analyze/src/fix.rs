@@ -7,7 +7,7 @@ use nfwalk_model::{Host, Hook, Packet, Rule, TableName, Target};
 use nfwalk_parse::iptables::{parse_rule_words, split_words};
 use nfwalk_walk::{Event, Fate, RuleRef, Trace};
 
-use crate::explain::{sample_verdict, samples, walk, Expect, Fix, Request, SideEffect, WhyNot};
+use crate::explain::{sample_verdict, samples, Expect, Fix, Request, SideEffect, WhyNot};
 
 /// Inserts `-A CHAIN <words>` (given as the text after the chain) at 1-based `position` of
 /// `table`/`chain` in a copy of the host. Errors when the rule does not parse or the chain is
@@ -124,6 +124,31 @@ fn forward_chain(host: &Host) -> String {
 fn candidates(host: &Host, req: &Request, t: &Trace, e: Expect, why: &[WhyNot], named: Option<(&RuleRef, &Rule)>) -> Vec<Cand> {
     let mut out = Vec::new();
     let v = verdict_word(e);
+    // 0. A later packet of a connection (ESTABLISHED/RELATED) dropped where the connection's
+    //    first packet was let through: accept the connection's state at the top of the chain
+    //    that dropped it (what Docker and UFW do), rather than this packet's ports.
+    if e == Expect::Accept && (t.ct_state == "ESTABLISHED" || t.ct_state == "RELATED") {
+        let at = match &t.fate {
+            Fate::Dropped { by: Some(r), .. } | Fate::Rejected { by: r, .. } => Some((r.table, r.chain.clone())),
+            Fate::Dropped { by: None, .. } => t.events.iter().rev().find_map(|ev| match ev {
+                Event::Policy { table, chain, .. } => Some((*table, chain.clone())),
+                _ => None,
+            }),
+            _ => None,
+        };
+        if let Some((table, chain)) = at {
+            out.push(Cand {
+                table,
+                chain: chain.clone(),
+                position: 1,
+                body: "-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT".into(),
+                rationale: format!(
+                    "the packet belongs to a connection conntrack already tracks ({}); accept established connections in {table}/{chain}, as every stateful ruleset does, instead of this packet's ports",
+                    t.ct_state
+                ),
+            });
+        }
+    }
     // 1. Rules that failed on a rewritten value: match what conntrack remembers, or the value
     //    the packet carries there.
     for w in why {
@@ -349,7 +374,7 @@ pub fn propose(host: &Host, req: &Request, t: &Trace, e: Expect, why: &[WhyNot],
         let Ok(h) = apply(host, c.table, &c.chain, c.position, &c.body) else {
             continue;
         };
-        let after = walk(&h, &req.ingress, &req.packet);
+        let after = crate::explain::walk_req(&h, req);
         if after.fate.verdict() != e.as_str() {
             continue;
         }

@@ -223,7 +223,7 @@ fn traffic_checks(cx: &mut Ctx<'_>) {
                 }
                 let needle = port_matches(r, p.port).or_else(|| dst_matches(r, p.host_addr));
                 let Some(needle) = needle else { continue };
-                let req = Request { ingress: ing.clone(), packet: pkt.clone(), expect: None, rule: Some(RuleSel::At(TableName::Filter, c.name.clone(), i + 1)) };
+                let req = Request { ingress: ing.clone(), packet: pkt.clone(), expect: None, rule: Some(RuleSel::At(TableName::Filter, c.name.clone(), i + 1)), before: Vec::new() };
                 let Ok(ex) = explain(host, &req) else { continue };
                 let Some(w) = ex.why_not.first() else { continue };
                 let fix = ex.fixes.first().map(|f| f.command.clone());
@@ -272,7 +272,7 @@ fn traffic_checks(cx: &mut Ctx<'_>) {
             if t.fate.verdict() != "accept" || matches!(t.fate, nfwalk_walk::Fate::DeliveredLocally) {
                 continue;
             }
-            let req = Request { ingress: ing.clone(), packet: pkt.clone(), expect: Some(Expect::Drop), rule: None };
+            let req = Request { ingress: ing.clone(), packet: pkt.clone(), expect: Some(Expect::Drop), rule: None, before: Vec::new() };
             let fix = explain(host, &req).ok().and_then(|e| e.fixes.first().map(|f| f.command.clone()));
             let why = if ufw { "UFW denies incoming traffic" } else { "INPUT's policy is DROP" };
             cx.push(
@@ -487,7 +487,7 @@ pub fn exposures(host: &Host) -> Vec<Exposure> {
                     break;
                 };
                 let ing = Ingress::Iface { iface: up.name.clone(), physin: None };
-                let req = Request { ingress: ing, packet: pkt.clone(), expect: None, rule: None };
+                let req = Request { ingress: ing, packet: pkt.clone(), expect: None, rule: None, before: Vec::new() };
                 let Ok(ex) = explain(host, &req) else { continue };
                 let fp = &ex.trace.final_packet;
                 if !matches!(ex.trace.fate, nfwalk_walk::Fate::DeliveredLocally) || fp.dport != l.port || !l.accepts(fp.dst, Some(&up.name)) {
@@ -541,7 +541,7 @@ fn exposure_checks(cx: &mut Ctx<'_>) {
         let meant_to_block = (input_drop || ufw) && !e.port_named;
         if meant_to_block {
             let why = if ufw { "UFW denies incoming traffic by default" } else { "INPUT's policy is DROP" };
-            let req = Request { ingress: Ingress::Iface { iface: e.iface.clone(), physin: None }, packet: e.packet.clone(), expect: Some(Expect::Drop), rule: None };
+            let req = Request { ingress: Ingress::Iface { iface: e.iface.clone(), physin: None }, packet: e.packet.clone(), expect: Some(Expect::Drop), rule: None, before: Vec::new() };
             let fix = explain(host, &req).ok().and_then(|x| x.fixes.first().map(|f| f.command.clone()));
             cx.push(
                 "NFW012",

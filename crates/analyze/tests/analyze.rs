@@ -32,6 +32,7 @@ fn from_outside(dport: u16) -> Request {
         packet: Packet::tcp("198.51.100.10".parse().unwrap(), 40001, "198.51.100.1".parse().unwrap(), dport, TcpFlags::SYN),
         expect: None,
         rule: None,
+        before: Vec::new(),
     }
 }
 
@@ -355,7 +356,7 @@ fn lint_ufw_allow_from_lan_exposes_every_listener_despite_deny() {
     let fix = redis.fix.as_deref().expect("a verified fix");
     let cmd = fix.strip_prefix("iptables ").unwrap();
     let ex = nfwalk_analyze::lint::exposures(&host).into_iter().find(|e| e.listener.port == 6379).unwrap();
-    let req = Request { ingress: Ingress::Iface { iface: ex.iface.clone(), physin: None }, packet: ex.packet.clone(), expect: Some(Expect::Drop), rule: None };
+    let req = Request { ingress: Ingress::Iface { iface: ex.iface.clone(), physin: None }, packet: ex.packet.clone(), expect: Some(Expect::Drop), rule: None, before: Vec::new() };
     let e = explain(&host, &req).unwrap();
     assert_eq!(e.fixes.first().map(|x| x.command.as_str()), Some(fix));
     assert!(e.fixes[0].verified && cmd.contains("6379"), "{fix}");
@@ -373,4 +374,106 @@ fn lint_net_host_container_on_an_open_host_is_a_note_naming_the_policy() {
     // No listeners known: no exposure findings at all.
     host.listeners.clear();
     assert!(!lint(&LintInput { host: &host, text: None, legacy: None }).iter().any(|x| x.code == "NFW011" || x.code == "NFW012"));
+}
+
+// ---------------------------------------------------------------------------------------
+// text output: the answer first; explain --conn
+
+#[test]
+fn text_leads_with_the_answer_and_the_rule_on_the_path() {
+    let host = host_with(&rules("seed"));
+    let ex = explain(&host, &Request { expect: Some(Expect::Drop), ..from_outside(10000) }).unwrap();
+    // JSON keeps every candidate; `primary` points at the one the packet met.
+    let p = ex.primary.expect("a primary why-not");
+    assert_eq!((ex.why_not[p].rule.chain.as_str(), ex.why_not[p].rule.index), ("DOCKER-USER", 1));
+    assert!(ex.why_not.iter().any(|w| w.rule.chain == "DOCKER-ISOLATION-STAGE-2"));
+    let text = nfwalk_analyze::render::explanation_text(&ex);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "answer:     accept, not drop as you expected");
+    assert!(lines[1].starts_with("decided by: forwarded out docker0 at FORWARD: accepted by filter/DOCKER rule 1 (line 31)"), "{text}");
+    let at = |needle: &str| text.find(needle).unwrap_or_else(|| panic!("`{needle}` missing:\n{text}"));
+    let why = at("why not filter/DOCKER-USER rule 1 (line 36)");
+    let fix = at("1. iptables -I DOCKER-USER 1 -p tcp -m tcp -m conntrack --ctorigdstport 10000");
+    let other = at("other rules that could have given drop");
+    let iso = at("filter/DOCKER-ISOLATION-STAGE-2 rule 1 (line 34)");
+    assert!(why < fix && fix < other && other < iso, "{text}");
+    assert!(!text.contains("why not filter/DOCKER-ISOLATION-STAGE-2"), "{text}");
+    // The named rule is the primary even when it is not on the path.
+    let ex = explain(&host, &Request { rule: Some(RuleSel::At(TableName::Filter, "DOCKER-ISOLATION-STAGE-2".into(), 1)), ..from_outside(10000) }).unwrap();
+    assert_eq!(ex.primary, Some(0));
+    assert!(nfwalk_analyze::render::explanation_text(&ex).contains("why not filter/DOCKER-ISOLATION-STAGE-2 rule 1 (line 34)"));
+}
+
+#[test]
+fn conn_on_the_seed_explains_conntrack_for_later_packets() {
+    let host = host_with(&rules("seed"));
+    let c = nfwalk_analyze::explain_conn(&host, &Request { expect: Some(Expect::Accept), ..from_outside(10000) }, nfwalk_analyze::Close::Fin).unwrap();
+    assert_eq!(c.packets.len(), 8);
+    assert_eq!(c.as_expected, Some(true));
+    assert!(c.packets.iter().all(|p| p.explanation.is_none()), "nothing differs from accept");
+    assert!(c.packets[0].conntrack.is_none(), "the SYN is NEW");
+    let synack = c.packets[1].conntrack.as_ref().expect("SYN-ACK is ESTABLISHED");
+    assert_eq!((synack.state.as_str(), synack.direction.as_str(), synack.created_by), ("ESTABLISHED", "reply", Some(0)));
+    assert!(synack.entry.contains("src=172.17.0.2 dst=198.51.100.10 sport=6379 dport=40001"), "{}", synack.entry);
+    assert_eq!(synack.nat_rules.iter().map(|r| r.line).collect::<Vec<_>>(), [15]);
+    assert!(synack.nat_skipped.iter().any(|s| s.starts_with("PREROUTING")), "{:?}", synack.nat_skipped);
+    let b = &synack.bindings[0];
+    assert_eq!((b.field.as_str(), b.from.as_str(), b.to.as_str()), ("src", "172.17.0.2:6379", "198.51.100.1:10000"));
+    let ack = c.packets[2].conntrack.as_ref().unwrap();
+    assert_eq!(ack.direction, "original");
+    assert_eq!((ack.bindings[0].field.as_str(), ack.bindings[0].to.as_str()), ("dst", "172.17.0.2:6379"));
+    let text = nfwalk_analyze::render::conn_text(&c);
+    assert!(text.starts_with("answer:     all 8 packets of the connection get through, as you expected (accept)"), "{text}");
+    assert!(text.contains("as set up for the first packet by nat/DOCKER rule 2 (line 15)"), "{text}");
+    // --expect drop: every packet differs, and each is explained in the connection's state.
+    let d = nfwalk_analyze::explain_conn(&host, &Request { expect: Some(Expect::Drop), ..from_outside(10000) }, nfwalk_analyze::Close::Rst).unwrap();
+    assert_eq!(d.as_expected, Some(false));
+    assert_eq!(d.packets.len(), 6);
+    for p in &d.packets {
+        let e = p.explanation.as_ref().expect("explained");
+        assert_eq!(e.ct_state, p.ct_state, "{}", p.label);
+    }
+    assert!(nfwalk_analyze::explain_conn(&host, &Request { packet: Packet::udp("198.51.100.10".parse().unwrap(), 1, "198.51.100.1".parse().unwrap(), 2), ..from_outside(1) }, nfwalk_analyze::Close::Fin).is_err());
+}
+
+/// FORWARD lets the SYN in but accepts ESTABLISHED only towards docker0: the SYN-ACK dies.
+const NO_REPLY_RULE: &str = "*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A PREROUTING -i enp1s0 -p tcp -m tcp --dport 10000 -j DNAT --to-destination 172.17.0.2:6379
+COMMIT
+*filter
+:INPUT ACCEPT [0:0]
+:FORWARD DROP [0:0]
+:OUTPUT ACCEPT [0:0]
+-A FORWARD -i enp1s0 -o docker0 -p tcp -m tcp --dport 6379 -j ACCEPT
+-A FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+COMMIT
+";
+
+#[test]
+fn conn_explains_the_dropped_reply_and_the_state_fix_carries_the_whole_connection() {
+    let host = host_with(NO_REPLY_RULE);
+    let req = Request { expect: Some(Expect::Accept), ..from_outside(10000) };
+    let c = nfwalk_analyze::explain_conn(&host, &req, nfwalk_analyze::Close::Fin).unwrap();
+    assert_eq!(c.as_expected, Some(false));
+    assert_eq!(c.packets.len(), 2, "the conversation stops at the SYN-ACK");
+    let p = &c.packets[1];
+    assert_eq!((p.ct_state.as_str(), p.verdict.as_str(), p.as_expected), ("ESTABLISHED", "drop", Some(false)));
+    assert_eq!(p.conntrack.as_ref().and_then(|x| x.created_by), Some(0));
+    let e = p.explanation.as_ref().expect("the differing packet is explained");
+    assert_eq!(e.decided_by.summary, "dropped by filter/FORWARD policy DROP at FORWARD: the policy of filter/FORWARD");
+    let w = &e.why_not[e.primary.expect("primary")];
+    assert_eq!(w.rule.line, 13, "the ESTABLISHED rule, one condition away: {w:?}");
+    assert_eq!(w.conditions.iter().map(|c| (c.condition.as_str(), c.seen.as_str())).collect::<Vec<_>>(), [("-o docker0", "out enp1s0")]);
+    let top = &e.fixes[0];
+    assert_eq!(top.command, "iptables -I FORWARD 1 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT");
+    // Loaded into the ruleset text, the whole connection now goes through.
+    let text = nfwalk_analyze::fix::apply_to_text(&host, NO_REPLY_RULE, top).unwrap();
+    let fixed = nfwalk_analyze::explain_conn(&host_with(&text), &req, nfwalk_analyze::Close::Fin).unwrap();
+    assert_eq!((fixed.as_expected, fixed.packets.len()), (Some(true), 8));
+    let t = nfwalk_analyze::render::conn_text(&c);
+    assert!(t.contains(" 2. server → client  SYN-ACK") && t.contains("✗ not as expected"), "{t}");
 }

@@ -41,6 +41,7 @@ fn client_pkt(dport: u16, sport: u16) -> Request {
         packet: Packet::tcp("198.51.100.10".parse().unwrap(), sport, "198.51.100.1".parse().unwrap(), dport, TcpFlags::SYN),
         expect: None,
         rule: None,
+        before: Vec::new(),
     }
 }
 

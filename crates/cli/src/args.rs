@@ -208,6 +208,13 @@ pub struct ExplainArgs {
     /// Why didn't the rule on this ruleset line fire?
     #[arg(long)]
     pub line: Option<usize>,
+    /// Explain a whole TCP connection (SYN, SYN-ACK, ACK, data, close): every packet whose
+    /// fate differs from --expect, and conntrack's part for ESTABLISHED/RELATED packets.
+    #[arg(long)]
+    pub conn: bool,
+    /// With --conn: how the connection ends.
+    #[arg(long, value_enum, default_value = "fin", requires = "conn")]
+    pub close: Close,
     /// Output format (text or json).
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,

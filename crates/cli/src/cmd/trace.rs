@@ -1,8 +1,8 @@
 //! `nfwalk trace`: one packet, or a whole TCP connection with `--conn`.
 
 use anyhow::Result;
-use nfwalk_model::{Host, Packet, Proto, TcpFlags};
-use nfwalk_walk::{Fate, Ingress, Trace, Walker};
+use nfwalk_model::{Host, Packet, Proto};
+use nfwalk_walk::{Ingress, Trace, Walker};
 
 use crate::args::{Close, Format, TraceArgs};
 use crate::input;
@@ -62,30 +62,12 @@ pub fn print_traces(traces: &[(String, Trace)], format: Format, style: text::Sty
     }
 }
 
-/// Where the server's answers enter the host, judged from the first packet's fate.
-fn reply_ingress(host: &Host, first: &Trace) -> Ingress {
-    match &first.fate {
-        Fate::DeliveredLocally => Ingress::Local,
-        Fate::Forwarded { out } | Fate::Bridged { bridge: out } => {
-            if host.iface(out).and_then(|i| i.kind.as_deref()) == Some("bridge") {
-                let ports: Vec<_> = host
-                    .interfaces
-                    .iter()
-                    .filter(|i| i.master.as_deref() == Some(out))
-                    .collect();
-                if ports.len() == 1 {
-                    return Ingress::Iface {
-                        iface: ports[0].name.clone(),
-                        physin: None,
-                    };
-                }
-            }
-            Ingress::Iface {
-                iface: out.clone(),
-                physin: None,
-            }
-        }
-        _ => Ingress::Local,
+/// The analysis crate's [`nfwalk_analyze::Close`] for the CLI's `--close`.
+pub fn close_of(c: Close) -> nfwalk_analyze::Close {
+    match c {
+        Close::Fin => nfwalk_analyze::Close::Fin,
+        Close::Rst => nfwalk_analyze::Close::Rst,
+        Close::Open => nfwalk_analyze::Close::Open,
     }
 }
 
@@ -95,7 +77,8 @@ pub fn conversation(host: &Host, w: &mut Walker<'_>, client_in: Ingress, first: 
     conversation_with(host, w, client_in, first, Close::Fin)
 }
 
-/// Like [`conversation`], ending the way `close` says.
+/// Like [`conversation`], ending the way `close` says (the walk is
+/// [`nfwalk_analyze::conn::conversation`]).
 pub fn conversation_with(
     host: &Host,
     w: &mut Walker<'_>,
@@ -103,70 +86,5 @@ pub fn conversation_with(
     first: Packet,
     close: Close,
 ) -> Vec<(String, Trace)> {
-    const CISN: u32 = 1000;
-    const SISN: u32 = 5000;
-    let mut out = Vec::new();
-    let mut syn = first.clone();
-    syn.tcp_flags = TcpFlags(TcpFlags::SYN);
-    syn.seq = CISN;
-    syn.len = 60;
-    syn.id = 1;
-    let t = w.walk(client_in.clone(), syn);
-    let ok = t.fate.verdict() == "accept";
-    let server_in = reply_ingress(host, &t);
-    // What the server sees, and so what it answers to.
-    let seen = t.final_packet.clone();
-    out.push(("client → server  SYN".to_string(), t));
-    if !ok {
-        return out;
-    }
-    let client_pkt = |flags: u8, seq: u32, ack: u32, payload: u16, id: u16| {
-        let mut p = first.clone();
-        p.tcp_flags = TcpFlags(flags);
-        p.seq = seq;
-        p.ack_seq = ack;
-        p.payload_len = payload;
-        p.len = 52 + payload;
-        p.id = id;
-        p
-    };
-    let server_pkt = |flags: u8, seq: u32, ack: u32, payload: u16, id: u16| {
-        let mut p = Packet::tcp(seen.dst, seen.dport, seen.src, seen.sport, flags);
-        p.seq = seq;
-        p.ack_seq = ack;
-        p.payload_len = payload;
-        p.len = if flags & TcpFlags::SYN != 0 { 60 } else { 52 + payload };
-        p.id = id;
-        p
-    };
-    use TcpFlags as F;
-    let mut steps: Vec<(&str, bool, Packet)> = vec![
-        ("server → client  SYN-ACK", true, server_pkt(F::SYN | F::ACK, SISN, CISN + 1, 0, 0)),
-        ("client → server  ACK", false, client_pkt(F::ACK, CISN + 1, SISN + 1, 0, 2)),
-        ("client → server  data", false, client_pkt(F::ACK | F::PSH, CISN + 1, SISN + 1, 10, 3)),
-        ("server → client  data", true, server_pkt(F::ACK | F::PSH, SISN + 1, CISN + 11, 10, 1)),
-    ];
-    match close {
-        Close::Fin => steps.extend([
-            ("client → server  FIN", false, client_pkt(F::ACK | F::FIN, CISN + 11, SISN + 11, 0, 4)),
-            ("server → client  FIN", true, server_pkt(F::ACK | F::FIN, SISN + 11, CISN + 12, 0, 2)),
-            ("client → server  last ACK", false, client_pkt(F::ACK, CISN + 12, SISN + 12, 0, 5)),
-        ]),
-        Close::Rst => steps.push(("client → server  RST", false, {
-            let mut p = client_pkt(F::ACK | F::RST, CISN + 11, SISN + 11, 0, 4);
-            p.len = 40;
-            p
-        })),
-        Close::Open => {}
-    }
-    for (label, from_server, p) in steps {
-        let ing = if from_server { server_in.clone() } else { client_in.clone() };
-        let t = w.walk(ing, p);
-        let ok = t.fate.verdict() == "accept";
-        out.push((label.to_string(), t));
-        if !ok {
-            break;
-        }
-    }
-    out
+    nfwalk_analyze::conn::conversation(host, w, client_in, first, close_of(close))
 }
