@@ -287,6 +287,10 @@ pub struct WhatifArgs {
     /// Walk a whole TCP connection from the packet given by the flags (as `nfwalk trace --conn`).
     #[arg(long)]
     pub conn: bool,
+    /// Output format: text, or json (one object: every packet's old and new verdict, fate,
+    /// first differing rule and both paths; jsonl is the same as json here).
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
     /// Interface the packet arrives on (or, with --pcap, the interface of a capture without one).
     #[arg(long = "in", value_name = "IFACE", conflicts_with = "local")]
     pub in_: Option<String>,

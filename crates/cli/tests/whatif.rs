@@ -151,3 +151,37 @@ fn whatif_never_writes_the_snapshot() {
     assert_eq!(std::fs::read(format!("{snap}/iptables-save.txt")).unwrap(), before);
     assert!(!std::path::Path::new(&format!("{snap}/iptables-save.txt.bak")).exists());
 }
+
+#[test]
+fn json_gives_old_and_new_per_packet() {
+    let mut head = vec!["whatif", "--format", "json"];
+    head.extend(SEED_SYN);
+    let (code, out, err) = nfwalk(&fix_args(&head));
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("one JSON object");
+    assert_eq!(v["summary"]["walked"], 1, "{out}");
+    assert_eq!(v["summary"]["fate_changed"], 1, "{out}");
+    let p = &v["packets"][0];
+    assert_eq!(p["before"]["verdict"], "accept", "{out}");
+    assert_eq!(p["after"]["verdict"], "drop", "{out}");
+    assert_eq!(p["before"]["fate"], "accept (forwarded out docker0)", "{out}");
+    assert_eq!(p["after"]["fate"], "drop (filter/DOCKER-USER rule 1)", "{out}");
+    assert_eq!(p["first_difference"]["chain"], "DOCKER-USER", "{out}");
+    assert_eq!(p["first_difference"]["rule"], 1, "{out}");
+    assert_eq!(p["first_difference"]["no_longer_reached"], false, "{out}");
+    assert_eq!(p["after"]["path"].as_array().unwrap().last().unwrap()["verdict"], "DROP", "{out}");
+    assert!(p["before"]["path"].as_array().unwrap().iter().any(|s| s["chain"] == "DOCKER"), "{out}");
+    assert_eq!(v["commands"][0], "iptables -I DOCKER-USER -p tcp -m conntrack --ctorigdstport 10000 --ctdir ORIGINAL -j DROP");
+
+    // A capture: every frame with its number, unchanged ones included with --all.
+    let pcap = scenario("seed/kernel/cap.pcap");
+    let snap = scenario("seed/snapshot");
+    let (code, out, err) = nfwalk(&fix_args(&["whatif", "--all", "--format", "json", "--pcap", &pcap, "--snapshot", &snap]));
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("one JSON object");
+    let packets = v["packets"].as_array().unwrap();
+    assert_eq!(packets.len() as u64, v["summary"]["walked"].as_u64().unwrap(), "{out}");
+    assert!(packets.iter().all(|p| p["frame"].is_u64()), "{out}");
+    assert!(packets.iter().filter(|p| p["fate_changed"] == true).all(|p| !p["first_difference"].is_null()), "{out}");
+    assert!(packets.iter().any(|p| p["before"]["verdict"] == "accept" && p["after"]["verdict"] == "drop"), "{out}");
+}

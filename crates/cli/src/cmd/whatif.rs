@@ -14,7 +14,7 @@ use nfwalk_walk::{Event, Fate, RuleResult, Trace, Walker};
 use nfwalk_xt::command::{self, Cmd};
 use nfwalk_xt::ruleset::XtRuleset;
 
-use crate::args::{Close, WhatifArgs};
+use crate::args::{Close, Format, WhatifArgs};
 use crate::input;
 
 /// Splits a command string as a POSIX shell splits words: blanks separate, single quotes
@@ -349,6 +349,10 @@ pub fn run(a: WhatifArgs) -> Result<i32> {
     };
 
     let pairs = walk_both(&a, &old_host, &new_host)?;
+    if a.format != Format::Text {
+        println!("{}", serde_json::to_string_pretty(&json_report(&old_host.name, &cmds, &pairs, a.all))?);
+        return Ok(0);
+    }
 
     println!("whatif: {} command{} applied to a copy of the ruleset of {}", cmds.len(), if cmds.len() == 1 { "" } else { "s" }, old_host.name);
     println!();
@@ -386,6 +390,80 @@ pub fn run(a: WhatifArgs) -> Result<i32> {
         println!("  iptables {}", c.iter().map(|w| shell_quote(w)).collect::<Vec<_>>().join(" "));
     }
     Ok(0)
+}
+
+impl Step {
+    fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "hook": self.hook.to_string(),
+            "table": self.table.to_string(),
+            "chain": self.chain,
+            "rule": self.index,
+            "text": self.text,
+            "verdict": self.verdict,
+        })
+    }
+}
+
+impl Pair {
+    /// The first step where the paths part: the new path's step, or the old one's when the
+    /// new path ends earlier (`no_longer_reached`). None when a side was not walked.
+    fn first_difference(&self) -> Option<(bool, Step)> {
+        let (o, n) = (self.old.as_ref()?, self.new.as_ref()?);
+        let (so, sn) = (steps(o), steps(n));
+        let common = so.iter().zip(&sn).take_while(|(a, b)| a.same(b)).count();
+        match (so.get(common), sn.get(common)) {
+            (_, Some(n)) => Some((false, n.clone())),
+            (Some(o), None) => Some((true, o.clone())),
+            (None, None) => None,
+        }
+    }
+
+    /// One packet as JSON: verdicts, fates and paths before and after.
+    pub fn json(&self) -> serde_json::Value {
+        let side = |t: &Option<Trace>| match t {
+            Some(t) => serde_json::json!({
+                "verdict": t.fate.verdict(),
+                "fate": fate_short(&t.fate),
+                "leaves_as": (t.fate.verdict() == "accept").then(|| t.final_packet.summary()),
+                "path": steps(t).iter().map(Step::json).collect::<Vec<_>>(),
+            }),
+            None => serde_json::json!({ "verdict": "not sent", "fate": Self::fate(t), "leaves_as": null, "path": [] }),
+        };
+        let first = if self.changed() { self.first_difference() } else { None };
+        serde_json::json!({
+            "label": self.label,
+            "frame": self.label.strip_prefix("frame ").and_then(|n| n.parse::<u64>().ok()),
+            "packet": self.summary,
+            "changed": self.changed(),
+            "fate_changed": self.fate_changed(),
+            "before": side(&self.old),
+            "after": side(&self.new),
+            "first_difference": first.map(|(gone, st)| {
+                let mut v = st.json();
+                v["no_longer_reached"] = serde_json::Value::Bool(gone);
+                v
+            }),
+        })
+    }
+}
+
+/// `--format json`: the whole comparison as one object (every packet, changed or not, when
+/// `all`; otherwise only those that change, with the counts over all of them).
+pub fn json_report(host: &str, cmds: &[Vec<String>], pairs: &[Pair], all: bool) -> serde_json::Value {
+    let fate = pairs.iter().filter(|p| p.fate_changed()).count();
+    let path = pairs.iter().filter(|p| p.changed() && !p.fate_changed()).count();
+    serde_json::json!({
+        "host": host,
+        "commands": cmds.iter().map(|c| format!("iptables {}", c.iter().map(|w| shell_quote(w)).collect::<Vec<_>>().join(" "))).collect::<Vec<_>>(),
+        "packets": pairs.iter().filter(|p| all || p.changed()).map(Pair::json).collect::<Vec<_>>(),
+        "summary": {
+            "walked": pairs.len(),
+            "fate_changed": fate,
+            "path_changed_only": path,
+            "unchanged": pairs.len() - fate - path,
+        },
+    })
 }
 
 fn walk_both(a: &WhatifArgs, old_host: &Host, new_host: &Host) -> Result<Vec<Pair>> {
