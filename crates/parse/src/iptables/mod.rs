@@ -733,7 +733,7 @@ fn parse_save_lines(
                 continue;
             }
         };
-        let words = match split_words(l) {
+        let words = match split_restore_words(l) {
             Ok(w) => w,
             Err((col, msg)) => {
                 b.err(

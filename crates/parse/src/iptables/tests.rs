@@ -426,3 +426,16 @@ fn a_user_chain_named_like_an_unmodelled_target_is_a_jump() {
     let t = l.ruleset.table(nfwalk_model::TableName::Filter).unwrap();
     assert!(matches!(t.chain("INPUT").unwrap().rules[0].target, Target::Unknown { .. }));
 }
+
+#[test]
+fn save_files_split_words_like_iptables_restore() {
+    // Only double quotes group words in iptables-restore input.
+    let ok = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m comment --comment \"a b\" -j ACCEPT\nCOMMIT\n";
+    let l = load("t", ok).unwrap();
+    let r = &l.ruleset.table(nfwalk_model::TableName::Filter).unwrap().chain("INPUT").unwrap().rules[0];
+    assert!(r.matches.iter().any(|m| m.kind == MatchKind::Comment { comment: "a b".into() }), "{:?}", r.matches);
+    // Single quotes are ordinary characters there: `'a b'` is two words, which
+    // iptables-restore refuses too.
+    let bad = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m comment --comment 'a b' -j ACCEPT\nCOMMIT\n";
+    assert!(load("t", bad).is_err());
+}
