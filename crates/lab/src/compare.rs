@@ -30,6 +30,9 @@ pub struct PacketCmp {
     pub ours: Vec<String>,
     /// The kernel's path (None when no kernel trace matched the packet).
     pub kernel: Option<Vec<String>>,
+    /// A host-originated packet rebuilt from the kernel's trace and walked from OUTPUT
+    /// (`frame` is then its index in the kernel's packets).
+    pub local: bool,
 }
 
 impl PacketCmp {
@@ -150,57 +153,84 @@ fn packet_ident(p: &nfwalk_model::Packet) -> Ident {
     )
 }
 
-/// A host-originated TCP or UDP packet as the kernel traced it, rebuilt for a walk from
-/// OUTPUT. RSTs are left out: the ones in these scenarios are REJECT's, which nfwalk
-/// generates and walks itself.
-fn local_packet(k: &KernelPacket) -> Option<nfwalk_model::Packet> {
+/// A host-originated TCP, UDP or ICMP echo-reply packet as the kernel traced it, rebuilt for
+/// a walk from OUTPUT. RSTs are left out: the ones in these scenarios are REJECT's, which
+/// nfwalk generates and walks itself. The trace shows no ICMP fields: an ICMP packet from the
+/// host with the addresses reversed and the length of a received echo request (in
+/// `echo_requests`, each used once) is taken as that request's echo reply; other ICMP
+/// (errors, which REJECT and the stack generate) is left out.
+fn local_packet(k: &KernelPacket, echo_requests: &mut Vec<nfwalk_model::Packet>) -> Option<nfwalk_model::Packet> {
     let h = k.first_header();
     if h.iif.is_some() {
         return None;
     }
     let (src, dst) = (h.src.as_deref()?.parse().ok()?, h.dst.as_deref()?.parse().ok()?);
-    let (sport, dport) = (h.sport?, h.dport?);
-    let mut p = match h.proto.as_deref()? {
-        "tcp" => {
-            let mut f = 0u8;
-            for w in h.tcp_flags() {
-                f |= match w {
-                    "FIN" => nfwalk_model::TcpFlags::FIN,
-                    "SYN" => nfwalk_model::TcpFlags::SYN,
-                    "RST" => return None,
-                    "PSH" => nfwalk_model::TcpFlags::PSH,
-                    "ACK" => nfwalk_model::TcpFlags::ACK,
-                    "URG" => nfwalk_model::TcpFlags::URG,
-                    _ => 0,
-                };
+    let mut p = if h.sport.is_none() && h.proto.is_none() {
+        // No ports and no TCP flags: ICMP (or another port-less protocol).
+        let i = echo_requests
+            .iter()
+            .position(|q| q.src == dst && q.dst == src && Some(q.len as u32) == h.len)?;
+        let q = echo_requests.remove(i);
+        let mut p = nfwalk_model::Packet::icmp_echo(src, dst, q.icmp_id, q.icmp_seq);
+        p.icmp_type = 0;
+        p.payload_len = q.payload_len;
+        p.df = h.flags.iter().any(|f| f == "DF");
+        p
+    } else {
+        let (sport, dport) = (h.sport?, h.dport?);
+        match h.proto.as_deref()? {
+            "tcp" => {
+                let mut f = 0u8;
+                for w in h.tcp_flags() {
+                    f |= match w {
+                        "FIN" => nfwalk_model::TcpFlags::FIN,
+                        "SYN" => nfwalk_model::TcpFlags::SYN,
+                        "RST" => return None,
+                        "PSH" => nfwalk_model::TcpFlags::PSH,
+                        "ACK" => nfwalk_model::TcpFlags::ACK,
+                        "URG" => nfwalk_model::TcpFlags::URG,
+                        _ => 0,
+                    };
+                }
+                nfwalk_model::Packet::tcp(src, sport, dst, dport, f)
             }
-            nfwalk_model::Packet::tcp(src, sport, dst, dport, f)
+            "udp" => nfwalk_model::Packet::udp(src, sport, dst, dport),
+            _ => return None,
         }
-        "udp" => nfwalk_model::Packet::udp(src, sport, dst, dport),
-        _ => return None,
     };
     if let Some(id) = h.id {
         p.id = id as u16;
     }
     if let Some(len) = h.len {
         p.len = len as u16;
+        if p.proto == nfwalk_model::Proto::UDP {
+            p.payload_len = (len as u16).saturating_sub(28);
+        }
     }
     if let Some(ttl) = h.ttl {
         p.ttl = ttl as u8;
     }
+    p.df = h.flags.iter().any(|f| f == "DF");
     Some(p)
 }
 
+/// One step of the replay: a captured frame, or a host-originated packet (by its index in
+/// the kernel's packets) walked from OUTPUT.
+enum Step {
+    Frame(Replayed),
+    Local(usize, Box<Trace>),
+}
+
 /// Replays the capture (received packets only) and, in the kernel trace's order, walks the
-/// host-originated TCP/UDP packets the kernel traced (the host's side of a connection to a
-/// host service) from OUTPUT, so that conntrack sees both directions. Their own walks are not
-/// compared (their counters, LOG lines and conntrack entries are left out as before).
+/// host-originated packets the kernel traced that [`local_packet`] can rebuild (the host's
+/// side of a connection to a host service, its echo replies) from OUTPUT, so that conntrack
+/// sees both directions and their own paths, counters and LOG lines can be compared.
 fn replay_with_local(
     w: &mut Walker<'_>,
     frames: &[Frame],
     kernel: &[KernelPacket],
     is_bridge: impl Fn(&str) -> bool,
-) -> Vec<Replayed> {
+) -> Vec<Step> {
     // Where each frame falls in the kernel trace (by identity, first unused).
     let mut used = vec![false; kernel.len()];
     let at: Vec<Option<usize>> = frames
@@ -216,8 +246,13 @@ fn replay_with_local(
             Some(i)
         })
         .collect();
+    let mut echo_requests: Vec<nfwalk_model::Packet> = frames
+        .iter()
+        .filter_map(|f| f.packet.clone())
+        .filter(|p| p.proto == nfwalk_model::Proto::ICMP && p.icmp_type == 8)
+        .collect();
     let locals: Vec<(usize, nfwalk_model::Packet)> =
-        kernel.iter().enumerate().filter_map(|(i, k)| Some((i, local_packet(k)?))).collect();
+        kernel.iter().enumerate().filter_map(|(i, k)| Some((i, local_packet(k, &mut echo_requests)?))).collect();
     let mut next_local = 0;
     let mut out = Vec::with_capacity(frames.len());
     let mut start = 0;
@@ -228,17 +263,18 @@ fn replay_with_local(
             continue;
         }
         if next_local < locals.len() && locals[next_local].0 < pos {
-            out.extend(replay(w, &frames[start..k]));
+            out.extend(replay(w, &frames[start..k]).into_iter().map(Step::Frame));
             start = k;
             while next_local < locals.len() && locals[next_local].0 < pos {
-                let _ = w.walk(Ingress::Local, locals[next_local].1.clone());
+                let (i, p) = &locals[next_local];
+                out.push(Step::Local(*i, Box::new(w.walk(Ingress::Local, p.clone()))));
                 next_local += 1;
             }
         }
     }
-    out.extend(replay(w, &frames[start..]));
-    for (_, p) in &locals[next_local..] {
-        let _ = w.walk(Ingress::Local, p.clone());
+    out.extend(replay(w, &frames[start..]).into_iter().map(Step::Frame));
+    for (i, p) in &locals[next_local..] {
+        out.push(Step::Local(*i, Box::new(w.walk(Ingress::Local, p.clone()))));
     }
     out
 }
@@ -301,10 +337,11 @@ pub fn compare(run: &KernelRun) -> Result<Comparison, LabError> {
     let mut used = vec![false; kernel_packets.len()];
     let mut cmp = Comparison::default();
     let mut our_logs = Vec::new();
+    let mut walked_local = vec![false; kernel_packets.len()];
     for r in &results {
         match r {
-            Replayed::Skipped { frame, why, .. } => cmp.skipped.push((*frame, why.clone())),
-            Replayed::Walked { frame, trace } => {
+            Step::Frame(Replayed::Skipped { frame, why, .. }) => cmp.skipped.push((*frame, why.clone())),
+            Step::Frame(Replayed::Walked { frame, trace }) => {
                 let p = &trace.packet;
                 let ident = packet_ident(p);
                 let found = kernel_packets
@@ -316,17 +353,37 @@ pub fn compare(run: &KernelRun) -> Result<Comparison, LabError> {
                     kernel_path(k)
                 });
                 our_logs.extend(trace.log_lines());
-                cmp.packets.push(PacketCmp { frame: *frame, packet: p.summary(), ours: our_path(trace), kernel });
+                cmp.packets.push(PacketCmp {
+                    frame: *frame,
+                    packet: p.summary(),
+                    ours: our_path(trace),
+                    kernel,
+                    local: false,
+                });
+            }
+            Step::Local(i, trace) => {
+                walked_local[*i] = true;
+                our_logs.extend(trace.log_lines());
+                cmp.packets.push(PacketCmp {
+                    frame: *i,
+                    packet: format!("host-originated {}", trace.packet.summary()),
+                    ours: our_path(trace),
+                    kernel: Some(kernel_path(&kernel_packets[*i])),
+                    local: true,
+                });
             }
         }
     }
+    // Host-originated packets that are not rebuilt and walked (IGMP reports, REJECT's resets
+    // and ICMP errors, which nfwalk generates itself, other ICMP errors of the stack).
+    let not_walked = |i: usize, k: &KernelPacket| k.first_header().iif.is_none() && !walked_local[i];
 
     let kc = parse_counters(&run.counters);
-    // Host-originated packets (IGMP reports and the like) are not in an ingress capture, and
-    // the kernel may have traced one just before its counters were zeroed: a counter that any
-    // such packet matched cannot be compared exactly, so it is left out (and listed).
-    for k in &kernel_packets {
-        if k.first_header().iif.is_some() {
+    // Such a packet may have been traced just before the counters were zeroed (IGMP), and
+    // nfwalk's own REJECT replies are not tied to the kernel's: a counter that any of them
+    // matched cannot be compared exactly, so it is left out (and listed).
+    for (i, k) in kernel_packets.iter().enumerate() {
+        if !not_walked(i, k) {
             continue;
         }
         for e in k.events() {
@@ -343,8 +400,7 @@ pub fn compare(run: &KernelRun) -> Result<Comparison, LabError> {
     let oc = parse_counters(&w.counters_save());
     let keys: BTreeSet<&String> = kc.keys().chain(oc.keys()).collect();
     for k in keys {
-        let builtin_output = k.contains("/OUTPUT/");
-        if builtin_output || cmp.counters_not_compared.contains(k) {
+        if cmp.counters_not_compared.contains(k) {
             continue;
         }
         let a = kc.get(k).cloned().unwrap_or_else(|| "-".into());
@@ -353,11 +409,12 @@ pub fn compare(run: &KernelRun) -> Result<Comparison, LabError> {
             cmp.counter_diffs.push((k.clone(), a, b));
         }
     }
-    // LOG lines of host-originated packets (not replayed) are left out, identified by header.
+    // LOG lines of host-originated packets that are not walked are left out, by header.
     let local_heads: Vec<String> = kernel_packets
         .iter()
-        .filter(|k| k.first_header().iif.is_none())
-        .map(|k| {
+        .enumerate()
+        .filter(|(i, k)| not_walked(*i, k))
+        .map(|(_, k)| {
             let h = k.first_header();
             format!(
                 "SRC={} DST={} LEN={} ",
@@ -373,15 +430,19 @@ pub fn compare(run: &KernelRun) -> Result<Comparison, LabError> {
             .filter(|l| !local_heads.iter().any(|h| l.contains(h.as_str())))
             .map(|l| l.trim_end().to_string())
             .collect(),
-        our_logs.iter().map(|l| l.trim_end().to_string()).collect(),
+        our_logs
+            .iter()
+            .filter(|l| !local_heads.iter().any(|h| l.contains(h.as_str())))
+            .map(|l| l.trim_end().to_string())
+            .collect(),
     );
-    // Entries whose original direction is a host-originated packet (e.g. the host's replies
-    // to an untracked connection, picked up mid-stream) were created by packets that are not
-    // replayed: leave them out, as for the counters and LOG lines.
+    // Entries whose original direction is a host-originated packet that is not walked were
+    // created by packets nfwalk does not see: leave them out, as for the counters and LOG lines.
     let local_tuples: Vec<String> = kernel_packets
         .iter()
-        .filter(|k| k.first_header().iif.is_none())
-        .filter_map(|k| {
+        .enumerate()
+        .filter(|(i, k)| not_walked(*i, k))
+        .filter_map(|(_, k)| {
             let h = k.first_header();
             Some(format!(
                 " src={} dst={} sport={} dport={} ",

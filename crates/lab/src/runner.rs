@@ -162,6 +162,24 @@ try:
             if not x: break
             d += x
         s.close()
+    elif l4 == "icmp":
+        import struct, time
+        def csum(b):
+            b += b"\0" * (len(b) % 2); x = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+            x = (x >> 16) + (x & 0xffff); x += x >> 16; return ~x & 0xffff
+        eid, body = int(sport), msg.strip()
+        s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP); s.bind((src, 0))
+        h = struct.pack("!BBHHH", 8, 0, 0, eid, 1)
+        s.sendto(struct.pack("!BBHHH", 8, 0, csum(h + body), eid, 1) + body, (dst, 0))
+        end = time.time() + float(t); d = None
+        while d is None:
+            left = end - time.time()
+            if left <= 0: raise socket.timeout()
+            s.settimeout(left); pkt, a = s.recvfrom(65535)
+            icmp = pkt[(pkt[0] & 15) * 4:]
+            if a[0] == dst and icmp[0] == 0 and struct.unpack("!H", icmp[4:6])[0] == eid:
+                d = icmp[8:]
+        s.close()
     else:
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.bind((src, int(sport))); s.settimeout(float(t))
@@ -179,6 +197,7 @@ fn start_server(lab: &mut Lab, srv: &Server) -> Result<LabChild, LabError> {
     let script = match srv.l4 {
         L4::Tcp => TCP_SERVER,
         L4::Udp => UDP_SERVER,
+        L4::Icmp => return Err(LabError::Other(format!("server {}:{}: ICMP servers are the kernel itself", srv.addr, srv.port))),
     };
     let port = srv.port.to_string();
     let mut child = lab.spawn(&srv.ns, &["python3", "-u", "-c", script, &srv.addr, &port, &srv.reply])?;
@@ -192,6 +211,7 @@ fn run_client(lab: &mut Lab, c: &Client) -> Result<Outcome, LabError> {
     let l4 = match c.l4 {
         L4::Tcp => "tcp",
         L4::Udp => "udp",
+        L4::Icmp => "icmp",
     };
     let (sport, dport, t) = (c.sport.to_string(), c.dport.to_string(), (c.timeout_ms as f64 / 1000.0).to_string());
     let mut child = lab.spawn(&c.ns, &["python3", "-u", "-c", CLIENT, l4, &c.src, &sport, &c.dst, &dport, &c.send, &t])?;

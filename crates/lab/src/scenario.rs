@@ -33,6 +33,9 @@ pub enum L4 {
     Tcp,
     /// UDP.
     Udp,
+    /// ICMP echo (clients only): `sport` is the echo identifier, `dport` is ignored, `send`
+    /// is the payload, and the echo reply's payload is the reply.
+    Icmp,
 }
 
 /// A server: listens on `addr:port` in `ns`, replies `reply` to each request.
@@ -361,8 +364,59 @@ pub fn docker28() -> Scenario {
     sc
 }
 
+/// A routed host: `client` (up0 198.51.100.10/24, .11 too) —veth— `host` (enp1s0
+/// 198.51.100.1/24, eth1 203.0.113.1/24) —veth— `srv` (eth0 203.0.113.10/24, default via
+/// the host). The client routes 203.0.113.0/24 via the host; ip_forward=1; no bridge.
+pub fn routed_topology(name: &str) -> Scenario {
+    Scenario {
+        name: s(name),
+        namespaces: vec![s("host"), s("client"), s("srv")],
+        host: s("host"),
+        steps: vec![
+            Step::Veth(s("host"), s("enp1s0"), s("client"), s("up0")),
+            Step::Veth(s("host"), s("eth1"), s("srv"), s("eth0")),
+            Step::Addr(s("host"), s("enp1s0"), s("198.51.100.1/24")),
+            Step::Addr(s("host"), s("eth1"), s("203.0.113.1/24")),
+            Step::Addr(s("client"), s("up0"), s("198.51.100.10/24")),
+            Step::Addr(s("client"), s("up0"), s("198.51.100.11/24")),
+            Step::Addr(s("srv"), s("eth0"), s("203.0.113.10/24")),
+            Step::Route(s("client"), s("203.0.113.0/24 via 198.51.100.1")),
+            Step::Route(s("srv"), s("default via 203.0.113.1")),
+            Step::Sysctl(s("host"), s("net.ipv4.ip_forward"), s("1")),
+        ],
+        rules_v4: read_rules(name),
+        servers: vec![],
+        clients: vec![],
+    }
+}
+
+/// ICMP through a routed host: a ping (echo id 4660) forwarded to `srv`, a ping (id 4661) to
+/// the host itself, and a UDP datagram to a closed port on `srv`, whose ICMP port unreachable
+/// comes back through the host as RELATED. LOG rules for ICMP and UDP in FORWARD, RELATED in
+/// FORWARD, ICMP in INPUT and OUTPUT.
+pub fn icmp() -> Scenario {
+    let mut sc = routed_topology("icmp");
+    let ping = |id: u16, dst: &str, payload: &str| Client {
+        ns: s("client"),
+        l4: L4::Icmp,
+        src: s("198.51.100.10"),
+        sport: id,
+        dst: s(dst),
+        dport: 0,
+        send: s(payload),
+        expect: Outcome::Reply(s(payload)),
+        timeout_ms: 5_000,
+    };
+    let fwd = ping(4660, "203.0.113.10", "PING-FWD");
+    let local = ping(4661, "198.51.100.1", "PING-HOST");
+    sc.clients.push(fwd);
+    sc.clients.push(local);
+    sc.clients.push(client("client", L4::Udp, "198.51.100.10", 40060, "203.0.113.10", 9999, Outcome::Timeout, 2_000));
+    sc
+}
+
 /// All built-in scenario names.
-pub const NAMES: [&str; 13] = [
+pub const NAMES: [&str; 14] = [
     "seed",
     "seed-ctorig",
     "seed-input",
@@ -376,6 +430,7 @@ pub const NAMES: [&str; 13] = [
     "kube-nodeport",
     "ufw-docker",
     "docker28",
+    "icmp",
 ];
 
 /// A built-in scenario by name.
@@ -394,6 +449,7 @@ pub fn by_name(name: &str) -> Option<Scenario> {
         "kube-nodeport" => Some(kube_nodeport()),
         "ufw-docker" => Some(ufw_docker()),
         "docker28" => Some(docker28()),
+        "icmp" => Some(icmp()),
         _ => None,
     }
 }

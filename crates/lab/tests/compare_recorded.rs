@@ -88,3 +88,14 @@ fn ufw_docker_recorded() {
 fn docker28_recorded() {
     check("docker28");
 }
+
+#[test]
+fn icmp_recorded() {
+    check("icmp");
+    // The host's echo reply is rebuilt from the kernel's trace, walked from OUTPUT and
+    // compared (path, OUTPUT counters, its OUT-ICMP LOG line).
+    let d = scenario_dir("icmp");
+    let cmp = compare(&KernelRun::load(&d.join("kernel"), &d.join("snapshot")).unwrap()).unwrap();
+    assert!(cmp.packets.iter().any(|p| p.local && p.agrees()), "{:#?}", cmp.packets);
+    assert!(cmp.log.0.iter().any(|l| l.starts_with("OUT-ICMP: ")), "{:#?}", cmp.log.0);
+}

@@ -351,3 +351,28 @@ fn kube_nodeport_dnat_mark_and_masquerade() {
     assert_eq!(r.clients[0].outcome, Outcome::Reply("WEB".into()));
     let _ = std::fs::remove_dir_all(&r.dir);
 }
+
+#[test]
+fn icmp_echo_udp_and_related_error_are_logged() {
+    if !kernel_available() {
+        return;
+    }
+    let r = run("icmp");
+    let got: Vec<_> = r.clients.iter().map(|c| c.outcome.clone()).collect();
+    assert_eq!(got, vec![Outcome::Reply("PING-FWD".into()), Outcome::Reply("PING-HOST".into()), Outcome::Timeout]);
+    let has = |prefix: &str, part: &str| r.log_lines.iter().any(|l| l.starts_with(prefix) && l.contains(part));
+    assert!(has("FWD-ICMP: IN=enp1s0 OUT=eth1 ", " PROTO=ICMP TYPE=8 CODE=0 ID=4660 SEQ=1"), "{:#?}", r.log_lines);
+    assert!(has("FWD-ICMP: IN=eth1 OUT=enp1s0 ", " PROTO=ICMP TYPE=0 CODE=0 ID=4660 SEQ=1"), "{:#?}", r.log_lines);
+    assert!(has("IN-ICMP: IN=enp1s0 OUT= ", " TYPE=8 CODE=0 ID=4661 SEQ=1"), "{:#?}", r.log_lines);
+    assert!(has("OUT-ICMP: IN= OUT=enp1s0 ", " TYPE=0 CODE=0 ID=4661 SEQ=1"), "{:#?}", r.log_lines);
+    assert!(has("FWD-UDP: ", " PROTO=UDP SPT=40060 DPT=9999 LEN=15"), "{:#?}", r.log_lines);
+    assert!(
+        has("REL: IN=eth1 OUT=enp1s0 ", " PROTO=ICMP TYPE=3 CODE=3 [SRC=198.51.100.10 DST=203.0.113.10 LEN=35 ")
+            && has("REL: ", " PROTO=UDP SPT=40060 DPT=9999 LEN=15 ]"),
+        "{:#?}",
+        r.log_lines
+    );
+    assert!(r.conntrack.iter().any(|l| l.starts_with("icmp") && l.contains("type=8 code=0 id=4660 src=203.0.113.10")), "{:?}", r.conntrack);
+    assert_eq!(counter_of(&r.counters, "-A FORWARD -m conntrack --ctstate RELATED -j ACCEPT").split(':').next(), Some("[1"));
+    let _ = std::fs::remove_dir_all(&r.dir);
+}

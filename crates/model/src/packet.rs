@@ -190,6 +190,42 @@ pub struct Inner {
     pub sport: u16,
     /// Quoted destination port (0 when the protocol has none).
     pub dport: u16,
+    /// The quoted IP header's fields, as the LOG line prints them in brackets.
+    #[serde(default)]
+    pub ip: InnerIp,
+}
+
+/// The quoted packet's IP header and transport details (for the LOG line of an ICMP error).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct InnerIp {
+    /// IP total length.
+    pub len: u16,
+    /// TOS byte.
+    pub tos: u8,
+    /// TTL.
+    pub ttl: u8,
+    /// IP identification.
+    pub id: u16,
+    /// Don't-fragment bit.
+    pub df: bool,
+    /// Fragment offset.
+    pub frag_off: u16,
+    /// Bytes of the transport header and payload that the error quotes.
+    pub l4_quoted: u16,
+    /// UDP length field (UDP), TCP window (TCP), or ICMP id (echo).
+    pub udp_len: u16,
+    /// TCP flags.
+    pub tcp_flags: u8,
+    /// TCP window.
+    pub window: u16,
+    /// ICMP type and code of a quoted ICMP message.
+    pub icmp_type: u8,
+    /// ICMP code.
+    pub icmp_code: u8,
+    /// ICMP echo id.
+    pub icmp_id: u16,
+    /// ICMP echo sequence.
+    pub icmp_seq: u16,
 }
 
 /// One IPv4 packet as netfilter sees it at a hook.

@@ -512,11 +512,30 @@ fn inner_header(d: &[u8]) -> Option<Inner> {
         }
         _ => (0, 0),
     };
+    let t = &d[ihl..];
+    let be = |i: usize| t.get(i..i + 2).map(|x| u16::from_be_bytes([x[0], x[1]])).unwrap_or(0);
+    let ip = nfwalk_model::packet::InnerIp {
+        len: u16::from_be_bytes([d[2], d[3]]),
+        tos: d[1],
+        ttl: d[8],
+        id: u16::from_be_bytes([d[4], d[5]]),
+        df: d[6] & 0x40 != 0,
+        frag_off: frag,
+        l4_quoted: t.len() as u16,
+        udp_len: if proto.0 == 17 { be(4) } else { 0 },
+        tcp_flags: if proto.0 == 6 { t.get(13).copied().unwrap_or(0) } else { 0 },
+        window: if proto.0 == 6 { be(14) } else { 0 },
+        icmp_type: if proto.0 == 1 { t.first().copied().unwrap_or(0) } else { 0 },
+        icmp_code: if proto.0 == 1 { t.get(1).copied().unwrap_or(0) } else { 0 },
+        icmp_id: if proto.0 == 1 { be(4) } else { 0 },
+        icmp_seq: if proto.0 == 1 { be(6) } else { 0 },
+    };
     Some(Inner {
         src: Ipv4Addr::new(d[12], d[13], d[14], d[15]),
         dst: Ipv4Addr::new(d[16], d[17], d[18], d[19]),
         proto,
         sport,
         dport,
+        ip,
     })
 }

@@ -685,7 +685,12 @@ impl<'h> Walker<'h> {
                                 if reply { "reply" } else { "original" }
                             ));
                         }
+                        // nf_conntrack_tcp_packet() assures only an entry that has seen a
+                        // reply (IPS_SEEN_REPLY, set after this packet): a connection picked up
+                        // mid-stream in one direction stays unassured (lab: `notrack`, the host's
+                        // replies to an untracked client).
                         if !cm.assured
+                            && cm.seen_reply
                             && matches!(s, TcpState::SynRecv | TcpState::Established)
                             && ns == TcpState::Established
                         {
@@ -1455,6 +1460,22 @@ impl<'h> Walker<'h> {
             proto: p.proto,
             sport: if p.proto.has_ports() { p.sport } else { p.icmp_id },
             dport: if p.proto.has_ports() { p.dport } else { 0 },
+            ip: nfwalk_model::packet::InnerIp {
+                len: p.len,
+                tos: p.tos,
+                ttl: p.ttl,
+                id: p.id,
+                df: p.df,
+                frag_off: p.frag_off,
+                l4_quoted: p.len.min(576 - 28).saturating_sub(20),
+                udp_len: if p.proto == Proto::UDP { p.payload_len + 8 } else { 0 },
+                tcp_flags: p.tcp_flags.0,
+                window: p.window,
+                icmp_type: p.icmp_type,
+                icmp_code: p.icmp_code,
+                icmp_id: p.icmp_id,
+                icmp_seq: p.icmp_seq,
+            },
         });
         Some(r)
     }

@@ -55,6 +55,47 @@ pub fn log_line(cx: &LogCtx<'_>, p: &Packet) -> String {
     s.trim_end().to_string()
 }
 
+fn inner_part(i: &nfwalk_model::packet::Inner) -> String {
+    let mut q = Packet::blank(i.src, i.dst, i.proto);
+    q.sport = i.sport;
+    q.dport = i.dport;
+    q.len = i.ip.len;
+    q.tos = i.ip.tos;
+    q.ttl = i.ip.ttl;
+    q.id = i.ip.id;
+    q.df = i.ip.df;
+    q.frag_off = i.ip.frag_off;
+    q.payload_len = i.ip.udp_len.saturating_sub(8);
+    q.tcp_flags = nfwalk_model::TcpFlags(i.ip.tcp_flags);
+    q.window = i.ip.window;
+    q.icmp_type = i.ip.icmp_type;
+    q.icmp_code = i.ip.icmp_code;
+    q.icmp_id = i.ip.icmp_id;
+    q.icmp_seq = i.ip.icmp_seq;
+    let need = match i.proto {
+        Proto::TCP => 20,
+        Proto::UDP | Proto::ICMP => 8,
+        _ => 0,
+    };
+    if q.frag_off == 0 && i.ip.l4_quoted < need {
+        // The kernel prints what it has and says the rest is missing.
+        let mut s = ip_part(&Packet { proto: Proto(0), ..q.clone() }, false);
+        let cut = s.rfind("PROTO=").unwrap_or(s.len());
+        s.truncate(cut);
+        s.push_str(&format!(
+            "PROTO={} INCOMPLETE [{} bytes] ",
+            i.proto.name().to_uppercase(),
+            i.ip.l4_quoted
+        ));
+        return s;
+    }
+    let mut q2 = q.clone();
+    if q2.is_icmp_error() {
+        q2.inner = None;
+    }
+    ip_part(&q2, false)
+}
+
 fn ip_part(p: &Packet, tcp_sequence: bool) -> String {
     let mut s = format!(
         "SRC={} DST={} LEN={} TOS=0x{:02X} PREC=0x{:02X} TTL={} ID={} ",
@@ -102,20 +143,10 @@ fn ip_part(p: &Packet, tcp_sequence: bool) -> String {
                 0 | 8 => s.push_str(&format!("ID={} SEQ={} ", p.icmp_id, p.icmp_seq)),
                 3 | 4 | 5 | 11 | 12 => {
                     if let Some(i) = p.inner {
-                        let mut q = Packet::blank(i.src, i.dst, i.proto);
-                        q.sport = i.sport;
-                        q.dport = i.dport;
+                        // nf_log_syslog dumps the quoted packet like the outer one (no
+                        // recursion into a quoted ICMP error), in brackets.
                         s.push('[');
-                        s.push_str(&format!(
-                            "SRC={} DST={} PROTO={} ",
-                            q.src,
-                            q.dst,
-                            q.proto.name().to_uppercase()
-                        ));
-                        if q.proto.has_ports() {
-                            s.push_str(&format!("SPT={} DPT={} ", q.sport, q.dport));
-                        }
-                        s = s.trim_end().to_string();
+                        s.push_str(&inner_part(&i));
                         s.push_str("] ");
                     }
                 }
