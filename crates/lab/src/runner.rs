@@ -153,7 +153,7 @@ import socket, sys
 l4, src, sport, dst, dport, msg, t = sys.argv[1:8]
 msg = msg.encode() + b"\r\n"
 try:
-    if l4 == "tcp":
+    if l4 in ("tcp", "tcp-rst"):
         s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind((src, int(sport))); s.settimeout(float(t))
         s.connect((dst, int(dport))); s.sendall(msg); d = b""
@@ -161,6 +161,10 @@ try:
             x = s.recv(4096)
             if not x: break
             d += x
+            if l4 == "tcp-rst" and d.endswith(b"\n"):
+                import struct
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                break
         s.close()
     elif l4 == "icmp":
         import struct, time
@@ -197,7 +201,7 @@ fn start_server(lab: &mut Lab, srv: &Server) -> Result<LabChild, LabError> {
     let script = match srv.l4 {
         L4::Tcp => TCP_SERVER,
         L4::Udp => UDP_SERVER,
-        L4::Icmp => return Err(LabError::Other(format!("server {}:{}: ICMP servers are the kernel itself", srv.addr, srv.port))),
+        L4::TcpRst | L4::Icmp => return Err(LabError::Other(format!("server {}:{}: ICMP servers are the kernel itself", srv.addr, srv.port))),
     };
     let port = srv.port.to_string();
     let mut child = lab.spawn(&srv.ns, &["python3", "-u", "-c", script, &srv.addr, &port, &srv.reply])?;
@@ -211,6 +215,7 @@ fn run_client(lab: &mut Lab, c: &Client) -> Result<Outcome, LabError> {
     let l4 = match c.l4 {
         L4::Tcp => "tcp",
         L4::Udp => "udp",
+        L4::TcpRst => "tcp-rst",
         L4::Icmp => "icmp",
     };
     let (sport, dport, t) = (c.sport.to_string(), c.dport.to_string(), (c.timeout_ms as f64 / 1000.0).to_string());

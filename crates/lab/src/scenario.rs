@@ -33,6 +33,9 @@ pub enum L4 {
     Tcp,
     /// UDP.
     Udp,
+    /// TCP (clients only): connect, send, read the reply once, then abort the connection with
+    /// an RST (`SO_LINGER {1, 0}` and close).
+    TcpRst,
     /// ICMP echo (clients only): `sport` is the echo identifier, `dport` is ignored, `send`
     /// is the payload, and the echo reply's payload is the reply.
     Icmp,
@@ -415,8 +418,39 @@ pub fn icmp() -> Scenario {
     sc
 }
 
+/// Explicit `SNAT --to-source 203.0.113.1` on eth1 for two clients (198.51.100.10 and .11)
+/// using the same source port 40070 to the same server 203.0.113.10:7000: the second
+/// connection clashes and gets another port.
+pub fn snat() -> Scenario {
+    let mut sc = routed_topology("snat");
+    sc.servers = vec![Server { ns: s("srv"), l4: L4::Tcp, addr: s("203.0.113.10"), port: 7000, reply: s("SRV") }];
+    for src in ["198.51.100.10", "198.51.100.11"] {
+        sc.clients.push(client("client", L4::Tcp, src, 40070, "203.0.113.10", 7000, Outcome::Reply(s("SRV")), 10_000));
+    }
+    sc
+}
+
+/// Through Docker's DNAT (the seed), a client sends, reads the reply and aborts with an RST:
+/// conntrack reads CLOSE.
+pub fn rst_close() -> Scenario {
+    let mut sc = seed_topology("rst-close");
+    sc.clients.push(client("client", L4::TcpRst, "198.51.100.10", 40080, "198.51.100.1", 10000, Outcome::Reply(s("+PONG")), 10_000));
+    sc
+}
+
+/// nat PREROUTING `-p tcp --dport 8088 -j REDIRECT --to-ports 9099` with a host service on
+/// 198.51.100.1:9099 (INPUT policy DROP, 9099 allowed): a client reaches it through the
+/// host's own address and through a foreign address routed via the host (a transparent proxy).
+pub fn redirect() -> Scenario {
+    let mut sc = routed_topology("redirect");
+    sc.servers = vec![Server { ns: s("host"), l4: L4::Tcp, addr: s("198.51.100.1"), port: 9099, reply: s("PROXY") }];
+    sc.clients.push(client("client", L4::Tcp, "198.51.100.10", 40090, "198.51.100.1", 8088, Outcome::Reply(s("PROXY")), 10_000));
+    sc.clients.push(client("client", L4::Tcp, "198.51.100.10", 40091, "203.0.113.10", 8088, Outcome::Reply(s("PROXY")), 10_000));
+    sc
+}
+
 /// All built-in scenario names.
-pub const NAMES: [&str; 14] = [
+pub const NAMES: [&str; 17] = [
     "seed",
     "seed-ctorig",
     "seed-input",
@@ -431,6 +465,9 @@ pub const NAMES: [&str; 14] = [
     "ufw-docker",
     "docker28",
     "icmp",
+    "snat",
+    "rst-close",
+    "redirect",
 ];
 
 /// A built-in scenario by name.
@@ -450,6 +487,9 @@ pub fn by_name(name: &str) -> Option<Scenario> {
         "ufw-docker" => Some(ufw_docker()),
         "docker28" => Some(docker28()),
         "icmp" => Some(icmp()),
+        "snat" => Some(snat()),
+        "rst-close" => Some(rst_close()),
+        "redirect" => Some(redirect()),
         _ => None,
     }
 }

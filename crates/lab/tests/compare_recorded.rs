@@ -99,3 +99,18 @@ fn icmp_recorded() {
     assert!(cmp.packets.iter().any(|p| p.local && p.agrees()), "{:#?}", cmp.packets);
     assert!(cmp.log.0.iter().any(|l| l.starts_with("OUT-ICMP: ")), "{:#?}", cmp.log.0);
 }
+
+#[test]
+fn snat_recorded() {
+    check("snat");
+}
+
+#[test]
+fn rst_close_recorded() {
+    check("rst-close");
+}
+
+#[test]
+fn redirect_recorded() {
+    check("redirect");
+}

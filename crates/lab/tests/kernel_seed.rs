@@ -376,3 +376,52 @@ fn icmp_echo_udp_and_related_error_are_logged() {
     assert_eq!(counter_of(&r.counters, "-A FORWARD -m conntrack --ctstate RELATED -j ACCEPT").split(':').next(), Some("[1"));
     let _ = std::fs::remove_dir_all(&r.dir);
 }
+
+#[test]
+fn snat_port_clash_gets_another_port() {
+    if !kernel_available() {
+        return;
+    }
+    let r = run("snat");
+    assert!(r.clients.iter().all(|c| c.outcome == Outcome::Reply("SRV".into())), "{:?}", r.clients);
+    let kept = "src=198.51.100.10 dst=203.0.113.10 sport=40070 dport=7000 src=203.0.113.10 dst=203.0.113.1 sport=7000 dport=40070 ";
+    assert!(r.conntrack.iter().any(|l| l.contains(kept)), "the first connection keeps its port: {:?}", r.conntrack);
+    let second: Vec<_> = r.conntrack.iter().filter(|l| l.contains("src=198.51.100.11 ")).collect();
+    assert_eq!(second.len(), 1, "{:?}", r.conntrack);
+    assert!(!second[0].contains("dport=40070 [") && second[0].contains(" dst=203.0.113.1 sport=7000 "), "{}", second[0]);
+    assert_eq!(counter_of(&r.counters, "-A POSTROUTING -o eth1 -j SNAT --to-source 203.0.113.1"), "[2:120]");
+    let _ = std::fs::remove_dir_all(&r.dir);
+}
+
+#[test]
+fn rst_close_leaves_conntrack_in_close() {
+    if !kernel_available() {
+        return;
+    }
+    let r = run("rst-close");
+    assert_eq!(r.clients[0].outcome, Outcome::Reply("+PONG".into()));
+    let ct: Vec<_> = r.conntrack.iter().filter(|l| l.contains("sport=40080 dport=10000 src=172.17.0.2")).collect();
+    assert_eq!(ct.len(), 1, "{:?}", r.conntrack);
+    assert!(ct[0].starts_with("tcp") && ct[0].contains(" CLOSE src="), "{}", ct[0]);
+    assert!(r.packets().iter().any(|p| p.first_header().sport == Some(40080) && p.first_header().tcp_flags().contains(&"RST")));
+    let _ = std::fs::remove_dir_all(&r.dir);
+}
+
+#[test]
+fn redirect_reaches_the_host_service() {
+    if !kernel_available() {
+        return;
+    }
+    let r = run("redirect");
+    assert!(r.clients.iter().all(|c| c.outcome == Outcome::Reply("PROXY".into())), "{:?}", r.clients);
+    let redirect = "-A PREROUTING -p tcp -m tcp --dport 8088 -j REDIRECT --to-ports 9099";
+    assert_eq!(counter_of(&r.counters, redirect), "[2:120]");
+    for sport in [40090, 40091] {
+        let l = format!("sport={sport} dport=8088 src=198.51.100.1 dst=198.51.100.10 sport=9099 dport={sport} ");
+        assert!(r.conntrack.iter().any(|x| x.contains(&l)), "{l} in {:?}", r.conntrack);
+    }
+    for p in tcp_syn_to(&r, 8088) {
+        assert_eq!(p.path(), vec!["raw:PREROUTING", "nat:PREROUTING", "filter:INPUT", "nat:INPUT"]);
+    }
+    let _ = std::fs::remove_dir_all(&r.dir);
+}

@@ -403,7 +403,8 @@ impl Table {
 
     /// For a tuple that matches no entry: an entry whose reply tuple differs only in the
     /// destination port, and whose source-NAT port was random, is that connection; its
-    /// reply tuple takes the port the kernel chose. Returns the entry.
+    /// reply tuple takes the port the kernel chose. Returns the entry. (Random: `--random`,
+    /// `--random-fully`, or a clash of the original port, see `apply_nat`.)
     pub fn learn_random_port(&mut self, t: &Tuple) -> Option<usize> {
         let i = self.conns.iter().enumerate().position(|(i, c)| {
             c.port_unknown

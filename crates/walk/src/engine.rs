@@ -638,7 +638,7 @@ impl<'h> Walker<'h> {
             let i = self.conntrack.learn_random_port(&tuple)?;
             note!(self, st, Event::Note {
                 text: format!(
-                    "the kernel chose source port {} at random (--random/--random-fully); nfwalk takes it from this reply",
+                    "the kernel chose source port {} at random (--random/--random-fully, or a port clash); nfwalk takes it from this reply",
                     tuple.dport
                 ),
             });
@@ -1001,15 +1001,21 @@ impl<'h> Walker<'h> {
             _ => return Err("not a NAT target".into()),
         };
         let has_ports = p.proto.has_ports();
+        // The kernel's source port is unknown with --random/--random-fully, and also when the
+        // original port clashed: nf_nat_l4proto_unique_tuple() then starts its search at a
+        // random offset for source NAT (lab: `snat`, the second client's 40070 became 18525).
+        // nfwalk's guess stands until the first reply shows the kernel's choice.
         if !dst_manip
             && has_ports
-            && matches!(
-                target,
-                Target::Masquerade { random: true, .. }
-                    | Target::Masquerade { random_fully: true, .. }
-                    | Target::Snat { random: true, .. }
-                    | Target::Snat { random_fully: true, .. }
-            )
+            && (port != p.sport
+                || matches!(
+                    target,
+                    Target::Masquerade { random: true, .. }
+                        | Target::Masquerade { random_fully: true, .. }
+                        | Target::Snat { random: true, .. }
+                        | Target::Snat { random_fully: true, .. }
+                ))
+            && matches!(target, Target::Masquerade { .. } | Target::Snat { .. })
         {
             c.port_unknown = true;
         }

@@ -6,7 +6,9 @@
 //! * ports: the original port is kept when it is inside the range (or no range is given)
 //!   and the resulting tuple is unused; otherwise the lowest free port of the range
 //!   (or of 1024–65535 / 600–1023 / 1–511, by the original port's class). The kernel
-//!   starts its search at a hashed or random offset, so only the "kept" case is exact.
+//!   starts its search at a random offset for source NAT (lab: `snat`), so only the "kept"
+//!   case is exact: a clash-resolved source port is marked unknown and taken from the first
+//!   reply, as for `--random-fully` (`Table::learn_random_port`).
 //! * `--random` / `--random-fully`: the port cannot be predicted; nfwalk uses the same
 //!   deterministic choice and says so.
 
