@@ -1,15 +1,19 @@
 //! The kernel is the judge: replay a kernel run's capture through nfwalk and compare,
 //! packet by packet, with what the kernel recorded.
 //!
-//! Compared:
-//! * **path**: for every walked packet, the rules and policies `xtables-monitor --trace`
-//!   listed (table, chain, verdict, rule text), in order;
+//! The capture holds received packets only; the host's own packets (replies of host services,
+//! echo replies) are rebuilt from the kernel's trace and walked from OUTPUT in the trace's
+//! order (see `local_packet`). Compared:
+//! * **path**: for every walked packet, received or host-originated, the rules and policies
+//!   `xtables-monitor --trace` listed (table, chain, verdict, rule text), in order;
 //! * **counters**: `iptables-save -c` against nfwalk's simulated counters, for every rule
-//!   and built-in chain policy except the built-in `OUTPUT` chains (the capture holds only
-//!   received packets, so host-originated traffic is not replayed);
-//! * **LOG lines**, in order, without the kernel's trailing space;
+//!   and built-in chain policy, except those that a host-originated packet nfwalk does not
+//!   rebuild (IGMP reports, REJECT's resets and ICMP errors, which nfwalk generates itself)
+//!   matched according to the kernel's trace;
+//! * **LOG lines**, in order, without the kernel's trailing space (less the lines of those
+//!   packets);
 //! * **conntrack**: every `conntrack -L` entry of TCP/UDP/ICMP, ignoring the seconds left,
-//!   except entries whose original direction is a host-originated (not replayed) packet.
+//!   except entries whose original direction is such a packet.
 
 use nfwalk_walk::replay::{replay, Frame, Replayed};
 use nfwalk_walk::{Ingress, Trace, Walker};
