@@ -30,14 +30,14 @@
 //!   lab): short TCP retry sysctls in every namespace, and a final "settle" client that only
 //!   talks to itself (no packet reaches the host) so the last flows' stragglers are captured;
 //! * a UDP flow with more than one request (the kernel's 2-second UDP `[ASSURED]` rule);
-//! * host answers: `compare` walks the host's own TCP/UDP packets from the kernel's trace but
-//!   leaves out its RSTs (a closed port's reset deletes the kernel's entry), and judges none
-//!   of their paths, so host answers are kept out of the traffic altogether. Every
+//! * host answers: `compare` walks the host's own TCP/UDP packets from the kernel's trace (and
+//!   judges their paths) but leaves out its RSTs (a closed port's reset deletes the kernel's
+//!   entry), so host answers are kept out of the traffic altogether. Every
 //!   ruleset has a fixed raw table that drops the host's own TCP/UDP packets in raw OUTPUT
 //!   (before conntrack): INPUT flows are judged on their received packets, never completed.
 //!   The host's ICMP errors and REJECT's resets for forwarded flows still go out.
 //!
-//! Pings are not generated: the runner's clients are TCP/UDP only (`scenario::L4`). ICMP is
+//! Pings are not generated (the `icmp` scenario covers echo with `L4::Icmp` clients). ICMP is
 //! still exercised through `-p icmp`/`--icmp-type` rules and the ICMP errors the server
 //! namespace and REJECT send (RELATED).
 
