@@ -222,10 +222,10 @@ struct Found {
 fn rref(table: TableName, chain: &str, index: usize, r: &Rule) -> RuleRef {
     RuleRef {
         table,
-        chain: chain.to_string(),
+        chain: chain.into(),
         index,
         line: r.line,
-        text: r.text.clone(),
+        text: r.text.as_str().into(),
     }
 }
 
@@ -309,7 +309,7 @@ fn decision(t: &Trace) -> Decision {
             });
             d.hook = hook;
             d.table = Some(r.table);
-            d.chain = Some(r.chain.clone());
+            d.chain = Some(r.chain.to_string());
             d.line = Some(r.line);
             d.rule = Some(r.clone());
         }
@@ -327,7 +327,7 @@ fn decision(t: &Trace) -> Decision {
                     Event::Rule { hook, rule, result: RuleResult::Matched { verdict } } if verdict == "ACCEPT" && rule.table != TableName::Nat => {
                         d.hook = Some(*hook);
                         d.table = Some(rule.table);
-                        d.chain = Some(rule.chain.clone());
+                        d.chain = Some(rule.chain.to_string());
                         d.line = Some(rule.line);
                         d.rule = Some(rule.clone());
                         break;
@@ -454,7 +454,7 @@ fn all_failures(host: &Host, req: &Request, f: &Found, first: &Trace) -> Vec<Fai
 
 /// Whether any rule of this chain was evaluated on the packet's walk.
 pub fn chain_traversed(t: &Trace, table: TableName, chain: &str) -> bool {
-    t.events.iter().any(|e| matches!(e, Event::Rule { rule, .. } if rule.table == table && rule.chain == chain))
+    t.events.iter().any(|e| matches!(e, Event::Rule { rule, .. } if rule.table == table && &*rule.chain == chain))
 }
 
 fn hook_crossed(t: &Trace, h: Hook) -> bool {
@@ -551,7 +551,7 @@ fn rule_jumps_to(host: &Host, r: &RuleRef, chain: &str) -> bool {
 
 fn why_not(host: &Host, req: &Request, t: &Trace, f: &Found) -> WhyNot {
     let hooks: Vec<Hook> = chain_hooks(host, f.rref.table)
-        .get(&f.rref.chain)
+        .get(&*f.rref.chain)
         .map(|s| s.iter().copied().collect())
         .unwrap_or_default();
     let idx = event_index(t, &f.rref);

@@ -129,7 +129,7 @@ fn candidates(host: &Host, req: &Request, t: &Trace, e: Expect, why: &[WhyNot], 
     //    that dropped it (what Docker and UFW do), rather than this packet's ports.
     if e == Expect::Accept && (t.ct_state == "ESTABLISHED" || t.ct_state == "RELATED") {
         let at = match &t.fate {
-            Fate::Dropped { by: Some(r), .. } | Fate::Rejected { by: r, .. } => Some((r.table, r.chain.clone())),
+            Fate::Dropped { by: Some(r), .. } | Fate::Rejected { by: r, .. } => Some((r.table, r.chain.to_string())),
             Fate::Dropped { by: None, .. } => t.events.iter().rev().find_map(|ev| match ev {
                 Event::Policy { table, chain, .. } => Some((*table, chain.clone())),
                 _ => None,
@@ -206,7 +206,7 @@ fn candidates(host: &Host, req: &Request, t: &Trace, e: Expect, why: &[WhyNot], 
                 let rw = rewritten[0].rewritten_by.as_ref().expect("filtered");
                 out.push(Cand {
                     table: w.rule.table,
-                    chain: w.rule.chain.clone(),
+                    chain: w.rule.chain.to_string(),
                     position: w.rule.index,
                     body,
                     rationale: format!(
@@ -221,7 +221,7 @@ fn candidates(host: &Host, req: &Request, t: &Trace, e: Expect, why: &[WhyNot], 
                 let rw = rewritten[0].rewritten_by.as_ref().expect("filtered");
                 out.push(Cand {
                     table: w.rule.table,
-                    chain: w.rule.chain.clone(),
+                    chain: w.rule.chain.to_string(),
                     position: w.rule.index,
                     body,
                     rationale: format!("match what the packet carries at {} after the rewrite ({})", w.conditions[0].hook, rw.to),
@@ -269,7 +269,7 @@ fn candidates(host: &Host, req: &Request, t: &Trace, e: Expect, why: &[WhyNot], 
                 Event::Rule { hook, rule, .. } if rule == r => Some(*hook),
                 _ => None,
             });
-            (h, Some((r.table, r.chain.clone())), r.index)
+            (h, Some((r.table, r.chain.to_string())), r.index)
         }
         (Expect::Accept, None) => {
             let pol = t.events.iter().rev().find_map(|ev| match ev {

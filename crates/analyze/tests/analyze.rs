@@ -43,14 +43,14 @@ fn seed_explain_names_the_dnat_and_proves_the_ctorig_fix() {
     assert_eq!(ex.as_expected, Some(false));
     assert_eq!(ex.decided_by.line, Some(31), "{:?}", ex.decided_by);
     assert_eq!(ex.decided_by.hook, Some(nfwalk_model::Hook::Forward));
-    let user = ex.why_not.iter().find(|w| w.rule.chain == "DOCKER-USER").expect("DOCKER-USER rule explained");
+    let user = ex.why_not.iter().find(|w| &*w.rule.chain == "DOCKER-USER").expect("DOCKER-USER rule explained");
     assert_eq!(user.status, "condition_failed");
     assert_eq!(user.conditions.len(), 1);
     let c = &user.conditions[0];
     assert_eq!((c.condition.as_str(), c.seen.as_str()), ("--dport 10000", "dport 6379"));
     let rw = c.rewritten_by.as_ref().expect("rewritten");
     assert_eq!((rw.from.as_str(), rw.to.as_str()), ("198.51.100.1:10000", "172.17.0.2:6379"));
-    assert_eq!(rw.rule.as_ref().map(|r| (r.table, r.chain.as_str(), r.line)), Some((TableName::Nat, "DOCKER", 15)));
+    assert_eq!(rw.rule.as_ref().map(|r| (r.table, &*r.chain, r.line)), Some((TableName::Nat, "DOCKER", 15)));
     let top = &ex.fixes[0];
     assert_eq!(top.command, "iptables -I DOCKER-USER 1 -p tcp -m tcp -m conntrack --ctorigdstport 10000 --ctdir ORIGINAL -j DROP");
     assert!(ex.fixes.iter().all(|f| f.verified));
@@ -84,7 +84,7 @@ fn expect_accept_for_a_blocked_host_service_inserts_an_accept_before_the_drop() 
     let host = host_with(&rules("seed-input"));
     let ex = explain(&host, &Request { expect: Some(Expect::Accept), ..from_outside(8080) }).unwrap();
     let by = ex.decided_by.rule.as_ref().unwrap();
-    assert_eq!(by.text, "-A INPUT -p tcp -m tcp --dport 8080 -j DROP");
+    assert_eq!(&*by.text, "-A INPUT -p tcp -m tcp --dport 8080 -j DROP");
     let top = &ex.fixes[0];
     assert_eq!((top.chain.as_str(), top.position), ("INPUT", by.index));
     assert!(top.rule.ends_with("-j ACCEPT") && top.rule.contains("--dport 8080"), "{}", top.rule);
@@ -385,8 +385,8 @@ fn text_leads_with_the_answer_and_the_rule_on_the_path() {
     let ex = explain(&host, &Request { expect: Some(Expect::Drop), ..from_outside(10000) }).unwrap();
     // JSON keeps every candidate; `primary` points at the one the packet met.
     let p = ex.primary.expect("a primary why-not");
-    assert_eq!((ex.why_not[p].rule.chain.as_str(), ex.why_not[p].rule.index), ("DOCKER-USER", 1));
-    assert!(ex.why_not.iter().any(|w| w.rule.chain == "DOCKER-ISOLATION-STAGE-2"));
+    assert_eq!((&*ex.why_not[p].rule.chain, ex.why_not[p].rule.index), ("DOCKER-USER", 1));
+    assert!(ex.why_not.iter().any(|w| &*w.rule.chain == "DOCKER-ISOLATION-STAGE-2"));
     let text = nfwalk_analyze::render::explanation_text(&ex);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], "answer:     accept, not drop as you expected");

@@ -174,10 +174,10 @@ impl PacketRecord {
                     evaluation.push(EvalEntry {
                         hook: *hook,
                         table: rule.table,
-                        chain: rule.chain.clone(),
+                        chain: rule.chain.to_string(),
                         index: rule.index,
                         line: rule.line,
-                        rule: rule.text.clone(),
+                        rule: rule.text.to_string(),
                         result: res.into(),
                         verdict,
                         condition,

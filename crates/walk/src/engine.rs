@@ -3,6 +3,7 @@
 use nfwalk_model::ruleset::{CtStates, NatRange};
 use nfwalk_model::{Counters, Hook, Host, Packet, Proto, Rule, TableName, Target, TcpFlags, Verdict};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::net::{IpAddr, Ipv4Addr};
 
 use crate::conntrack::{self, Conn, TcpState, TcpTransition, Tuple};
@@ -53,6 +54,31 @@ pub struct Walker<'h> {
     /// Whether any rule holds a condition that can be undecidable; when none does, the
     /// walk needs no copy of the state to explore alternatives.
     may_be_undecided: bool,
+    /// Chain names and rule texts, shared by every trace instead of copied into each:
+    /// `names[table][chain] = (chain name, rule texts)`, tables by [`TableName`] order.
+    names: Vec<Vec<(Arc<str>, Vec<Arc<str>>)>>,
+}
+
+fn shared_names(host: &Host) -> Vec<Vec<(Arc<str>, Vec<Arc<str>>)>> {
+    TableName::ALL
+        .iter()
+        .map(|&tn| {
+            host.ruleset
+                .table(tn)
+                .map(|t| {
+                    t.chains
+                        .iter()
+                        .map(|c| {
+                            (
+                                Arc::from(c.name.as_str()),
+                                c.rules.iter().map(|r| Arc::from(r.text.as_str())).collect(),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
+        .collect()
 }
 
 fn may_be_undecided(host: &Host) -> bool {
@@ -130,6 +156,7 @@ impl<'h> Walker<'h> {
             nth: HashMap::new(),
             forced: HashMap::new(),
             may_be_undecided: may_be_undecided(host),
+            names: shared_names(host),
         }
     }
 
@@ -1120,12 +1147,15 @@ impl<'h> Walker<'h> {
             }
             let rule = &chain.rules[pos];
             let key: RuleKey = (table, cur, pos);
-            let make_ref = || RuleRef {
-                table,
-                chain: chain.name.clone(),
-                index: pos + 1,
-                line: rule.line,
-                text: rule.text.clone(),
+            let make_ref = |names: &[Vec<(Arc<str>, Vec<Arc<str>>)>]| {
+                let (chain_name, texts) = &names[table as usize][cur];
+                RuleRef {
+                    table,
+                    chain: chain_name.clone(),
+                    index: pos + 1,
+                    line: rule.line,
+                    text: texts[pos].clone(),
+                }
             };
             match self.eval_rule(hook, rule, &key, st) {
                 RuleResult::Matched { .. } => {}
@@ -1133,7 +1163,7 @@ impl<'h> Walker<'h> {
                     if !self.options.lean || matches!(other, RuleResult::Unknown { .. }) {
                         st.events.push(Event::Rule {
                             hook,
-                            rule: make_ref(),
+                            rule: make_ref(&self.names),
                             result: other,
                         });
                     }
@@ -1144,7 +1174,7 @@ impl<'h> Walker<'h> {
             let e = self.counters.entry(key).or_default();
             e.packets += 1;
             e.bytes += st.p.len as u64;
-            let rref = make_ref();
+            let rref = make_ref(&self.names);
             let verdict_word = |w: &str| RuleResult::Matched { verdict: w.to_string() };
             match &rule.target {
                 Target::Accept => {

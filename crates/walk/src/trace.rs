@@ -24,14 +24,14 @@ pub enum Ingress {
 pub struct RuleRef {
     /// Table.
     pub table: TableName,
-    /// Chain.
-    pub chain: String,
+    /// Chain (shared, not copied, for every walked packet).
+    pub chain: std::sync::Arc<str>,
     /// 1-based index in the chain (`--line-numbers`).
     pub index: usize,
     /// Line in the ruleset file.
     pub line: usize,
-    /// The rule's text as written.
-    pub text: String,
+    /// The rule's text as written (shared).
+    pub text: std::sync::Arc<str>,
 }
 
 impl std::fmt::Display for RuleRef {
@@ -280,8 +280,8 @@ impl Trace {
                 } => out.push(PathStep {
                     hook: *hook,
                     table: rule.table,
-                    chain: rule.chain.clone(),
-                    rule: rule.text.clone(),
+                    chain: rule.chain.to_string(),
+                    rule: rule.text.to_string(),
                     line: Some(rule.line),
                     verdict: verdict.clone(),
                 }),

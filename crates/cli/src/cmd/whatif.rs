@@ -155,9 +155,9 @@ pub fn steps(t: &Trace) -> Vec<Step> {
             Event::Rule { hook, rule, result: RuleResult::Matched { verdict } } => out.push(Step {
                 hook: *hook,
                 table: rule.table,
-                chain: rule.chain.clone(),
+                chain: rule.chain.to_string(),
                 index: Some(rule.index),
-                text: rule.text.clone(),
+                text: rule.text.to_string(),
                 verdict: verdict.clone(),
             }),
             Event::Policy { hook, table, chain, verdict } => out.push(Step {

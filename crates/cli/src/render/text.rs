@@ -86,7 +86,7 @@ pub fn render(t: &Trace, st: Style) -> String {
                 if st.brief && !matches!(result, RuleResult::Matched { .. }) {
                     continue;
                 }
-                let key = (rule.table.to_string(), rule.chain.clone());
+                let key = (rule.table.to_string(), rule.chain.to_string());
                 if chain_shown.as_ref() != Some(&key) {
                     let _ = writeln!(o, "  {}", st.bold(&format!("{}/{}", rule.table, rule.chain)));
                     chain_shown = Some(key);
