@@ -1,5 +1,7 @@
 //! Replays the seed capture in a loop, for profiling: `cargo run --release -p nfwalk-walk
-//! --example replay_loop -- [N] [--lean]`. Prints frames per second.
+//! --example replay_loop -- [N] [--lean] [--one-walker]`. Prints frames and walked packets
+//! per second. `--one-walker` keeps one walker (one conntrack table) for all rounds, as a
+//! long capture would; otherwise every round starts from a fresh walker.
 
 use nfwalk_walk::replay::{replay, Frame};
 use nfwalk_walk::Walker;
@@ -9,6 +11,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let n: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(20000);
     let lean = args.iter().any(|a| a == "--lean");
+    let one = args.iter().any(|a| a == "--one-walker");
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/seed");
     let (host, _) = nfwalk_parse::snapshot::load_snapshot(&dir.join("snapshot")).expect("snapshot");
     let bytes = std::fs::read(dir.join("kernel/cap.pcap")).unwrap();
@@ -19,12 +22,27 @@ fn main() {
         .map(|f| Frame { index: f.index, iface: f.iface, packet: f.packet, skipped: f.skipped })
         .collect();
     let t = std::time::Instant::now();
-    let mut walked = 0;
+    let (mut seen, mut walked) = (0usize, 0usize);
+    let mut shared = Walker::new(&host);
+    shared.options.lean = lean;
     for _ in 0..n {
-        let mut w = Walker::new(&host);
-        w.options.lean = lean;
-        walked += replay(&mut w, &frames).len();
+        let mut fresh;
+        let w = if one {
+            &mut shared
+        } else {
+            fresh = Walker::new(&host);
+            fresh.options.lean = lean;
+            &mut fresh
+        };
+        for r in replay(w, &frames) {
+            seen += 1;
+            walked += matches!(r, nfwalk_walk::replay::Replayed::Walked { .. }) as usize;
+        }
     }
     let s = t.elapsed().as_secs_f64();
-    println!("{walked} frames in {s:.3} s: {:.0} frames/s", walked as f64 / s);
+    println!(
+        "{seen} frames ({walked} walked) in {s:.3} s: {:.0} frames/s, {:.0} walked packets/s",
+        seen as f64 / s,
+        walked as f64 / s
+    );
 }

@@ -362,6 +362,9 @@ pub struct Table {
     conns: Vec<Conn>,
     index: HashMap<Tuple, (usize, bool), BuildHasherDefault<FxHasher>>,
     next_id: u64,
+    /// Entries whose source-NAT port the kernel chose at random, by their reply tuple
+    /// without the destination port: (src, sport, dst, proto).
+    unknown_ports: HashMap<(Ipv4Addr, u16, Ipv4Addr, Proto), usize, BuildHasherDefault<FxHasher>>,
 }
 
 impl Table {
@@ -397,6 +400,9 @@ impl Table {
         let i = self.conns.len();
         self.index.insert(c.orig, (i, false));
         self.index.insert(c.reply, (i, true));
+        if c.port_unknown {
+            self.unknown_ports.insert((c.reply.src, c.reply.sport, c.reply.dst, c.reply.proto), i);
+        }
         self.conns.push(c);
         i
     }
@@ -406,14 +412,10 @@ impl Table {
     /// reply tuple takes the port the kernel chose. Returns the entry. (Random: `--random`,
     /// `--random-fully`, or a clash of the original port, see `apply_nat`.)
     pub fn learn_random_port(&mut self, t: &Tuple) -> Option<usize> {
-        let i = self.conns.iter().enumerate().position(|(i, c)| {
-            c.port_unknown
-                && c.reply.src == t.src
-                && c.reply.sport == t.sport
-                && c.reply.dst == t.dst
-                && c.reply.proto == t.proto
-                && self.index.get(&c.reply) == Some(&(i, true))
-        })?;
+        let i = self.unknown_ports.remove(&(t.src, t.sport, t.dst, t.proto))?;
+        if !self.conns[i].port_unknown || self.index.get(&self.conns[i].reply) != Some(&(i, true)) {
+            return None;
+        }
         let old = self.conns[i].reply;
         self.index.remove(&old);
         let c = &mut self.conns[i];
