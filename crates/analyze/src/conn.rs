@@ -39,12 +39,22 @@ pub fn reply_ingress(host: &Host, first: &Trace) -> Ingress {
         Fate::DeliveredLocally => Ingress::Local,
         Fate::Forwarded { out } | Fate::Bridged { bridge: out } => {
             if host.iface(out).and_then(|i| i.kind.as_deref()) == Some("bridge") {
-                let ports: Vec<_> = host.interfaces.iter().filter(|i| i.master.as_deref() == Some(out)).collect();
+                let ports: Vec<_> = host
+                    .interfaces
+                    .iter()
+                    .filter(|i| i.master.as_deref() == Some(out))
+                    .collect();
                 if ports.len() == 1 {
-                    return Ingress::Iface { iface: ports[0].name.clone(), physin: None };
+                    return Ingress::Iface {
+                        iface: ports[0].name.clone(),
+                        physin: None,
+                    };
                 }
             }
-            Ingress::Iface { iface: out.clone(), physin: None }
+            Ingress::Iface {
+                iface: out.clone(),
+                physin: None,
+            }
         }
         _ => Ingress::Local,
     }
@@ -52,7 +62,13 @@ pub fn reply_ingress(host: &Host, first: &Trace) -> Ingress {
 
 /// Walks SYN, SYN-ACK, ACK, data both ways and the close `close` says, stopping at the first
 /// packet that does not get through. Returns each packet with its trace.
-pub fn conversation_steps(host: &Host, w: &mut Walker<'_>, client_in: Ingress, first: Packet, close: Close) -> Vec<(Step, Trace)> {
+pub fn conversation_steps(
+    host: &Host,
+    w: &mut Walker<'_>,
+    client_in: Ingress,
+    first: Packet,
+    close: Close,
+) -> Vec<(Step, Trace)> {
     const CISN: u32 = 1000;
     const SISN: u32 = 5000;
     let mut out = Vec::new();
@@ -66,7 +82,14 @@ pub fn conversation_steps(host: &Host, w: &mut Walker<'_>, client_in: Ingress, f
     let server_in = reply_ingress(host, &t);
     // What the server sees, and so what it answers to.
     let seen = t.final_packet.clone();
-    out.push((Step { label: "client → server  SYN".into(), ingress: client_in.clone(), packet: syn }, t));
+    out.push((
+        Step {
+            label: "client → server  SYN".into(),
+            ingress: client_in.clone(),
+            packet: syn,
+        },
+        t,
+    ));
     if !ok {
         return out;
     }
@@ -91,16 +114,44 @@ pub fn conversation_steps(host: &Host, w: &mut Walker<'_>, client_in: Ingress, f
     };
     use TcpFlags as F;
     let mut steps: Vec<(&str, bool, Packet)> = vec![
-        ("server → client  SYN-ACK", true, server_pkt(F::SYN | F::ACK, SISN, CISN + 1, 0, 0)),
-        ("client → server  ACK", false, client_pkt(F::ACK, CISN + 1, SISN + 1, 0, 2)),
-        ("client → server  data", false, client_pkt(F::ACK | F::PSH, CISN + 1, SISN + 1, 10, 3)),
-        ("server → client  data", true, server_pkt(F::ACK | F::PSH, SISN + 1, CISN + 11, 10, 1)),
+        (
+            "server → client  SYN-ACK",
+            true,
+            server_pkt(F::SYN | F::ACK, SISN, CISN + 1, 0, 0),
+        ),
+        (
+            "client → server  ACK",
+            false,
+            client_pkt(F::ACK, CISN + 1, SISN + 1, 0, 2),
+        ),
+        (
+            "client → server  data",
+            false,
+            client_pkt(F::ACK | F::PSH, CISN + 1, SISN + 1, 10, 3),
+        ),
+        (
+            "server → client  data",
+            true,
+            server_pkt(F::ACK | F::PSH, SISN + 1, CISN + 11, 10, 1),
+        ),
     ];
     match close {
         Close::Fin => steps.extend([
-            ("client → server  FIN", false, client_pkt(F::ACK | F::FIN, CISN + 11, SISN + 11, 0, 4)),
-            ("server → client  FIN", true, server_pkt(F::ACK | F::FIN, SISN + 11, CISN + 12, 0, 2)),
-            ("client → server  last ACK", false, client_pkt(F::ACK, CISN + 12, SISN + 12, 0, 5)),
+            (
+                "client → server  FIN",
+                false,
+                client_pkt(F::ACK | F::FIN, CISN + 11, SISN + 11, 0, 4),
+            ),
+            (
+                "server → client  FIN",
+                true,
+                server_pkt(F::ACK | F::FIN, SISN + 11, CISN + 12, 0, 2),
+            ),
+            (
+                "client → server  last ACK",
+                false,
+                client_pkt(F::ACK, CISN + 12, SISN + 12, 0, 5),
+            ),
         ]),
         Close::Rst => steps.push(("client → server  RST", false, {
             let mut p = client_pkt(F::ACK | F::RST, CISN + 11, SISN + 11, 0, 4);
@@ -110,10 +161,21 @@ pub fn conversation_steps(host: &Host, w: &mut Walker<'_>, client_in: Ingress, f
         Close::Open => {}
     }
     for (label, from_server, p) in steps {
-        let ing = if from_server { server_in.clone() } else { client_in.clone() };
+        let ing = if from_server {
+            server_in.clone()
+        } else {
+            client_in.clone()
+        };
         let t = w.walk(ing.clone(), p.clone());
         let ok = t.fate.verdict() == "accept";
-        out.push((Step { label: label.into(), ingress: ing, packet: p }, t));
+        out.push((
+            Step {
+                label: label.into(),
+                ingress: ing,
+                packet: p,
+            },
+            t,
+        ));
         if !ok {
             break;
         }
@@ -122,8 +184,17 @@ pub fn conversation_steps(host: &Host, w: &mut Walker<'_>, client_in: Ingress, f
 }
 
 /// Like [`conversation_steps`], as labelled traces (what `nfwalk trace --conn` prints).
-pub fn conversation(host: &Host, w: &mut Walker<'_>, client_in: Ingress, first: Packet, close: Close) -> Vec<(String, Trace)> {
-    conversation_steps(host, w, client_in, first, close).into_iter().map(|(s, t)| (s.label, t)).collect()
+pub fn conversation(
+    host: &Host,
+    w: &mut Walker<'_>,
+    client_in: Ingress,
+    first: Packet,
+    close: Close,
+) -> Vec<(String, Trace)> {
+    conversation_steps(host, w, client_in, first, close)
+        .into_iter()
+        .map(|(s, t)| (s.label, t))
+        .collect()
 }
 
 /// A NAT binding conntrack applied to a later packet.
@@ -212,14 +283,31 @@ fn ct_explain(steps: &[(Step, Trace)], k: usize) -> Option<CtExplain> {
         return None;
     }
     let lookup = t.events.iter().find_map(|e| match e {
-        Event::Conntrack { note } if note.starts_with("ESTABLISHED") || note.starts_with("RELATED") || note.starts_with("NEW:") => Some(note.clone()),
+        Event::Conntrack { note }
+            if note.starts_with("ESTABLISHED") || note.starts_with("RELATED") || note.starts_with("NEW:") =>
+        {
+            Some(note.clone())
+        }
         _ => None,
     });
     let lookup = lookup.unwrap_or_default();
-    let direction = if lookup.contains("reply direction") || t.ct_state == "RELATED" { "reply" } else { "original" };
-    let entry = lookup.split_once(": ").map(|(_, r)| r.split_once(": ").map(|(_, e)| e).unwrap_or(r).to_string()).unwrap_or_default();
+    let direction = if lookup.contains("reply direction") || t.ct_state == "RELATED" {
+        "reply"
+    } else {
+        "original"
+    };
+    let entry = lookup
+        .split_once(": ")
+        .map(|(_, r)| r.split_once(": ").map(|(_, e)| e).unwrap_or(r).to_string())
+        .unwrap_or_default();
     // The last earlier packet whose walk confirmed a new entry created it.
-    let created_by = (0..k).rev().find(|&i| steps[i].1.events.iter().any(|e| matches!(e, Event::Conntrack { note } if note.starts_with("confirmed"))));
+    let created_by = (0..k).rev().find(|&i| {
+        steps[i]
+            .1
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::Conntrack { note } if note.starts_with("confirmed")))
+    });
     let nat_rules: Vec<RuleRef> = created_by
         .map(|i| {
             steps[i]
@@ -227,7 +315,11 @@ fn ct_explain(steps: &[(Step, Trace)], k: usize) -> Option<CtExplain> {
                 .events
                 .iter()
                 .filter_map(|e| match e {
-                    Event::Rewrite { by: Some(r), field, .. } if (field == "dst" || field == "src") && r.table == nfwalk_model::TableName::Nat => Some(r.clone()),
+                    Event::Rewrite { by: Some(r), field, .. }
+                        if (field == "dst" || field == "src") && r.table == nfwalk_model::TableName::Nat =>
+                    {
+                        Some(r.clone())
+                    }
                     _ => None,
                 })
                 .collect()
@@ -237,7 +329,11 @@ fn ct_explain(steps: &[(Step, Trace)], k: usize) -> Option<CtExplain> {
         .events
         .iter()
         .filter_map(|e| match e {
-            Event::TableSkipped { hook, table: nfwalk_model::TableName::Nat, reason } => Some(format!("{hook}: {reason}")),
+            Event::TableSkipped {
+                hook,
+                table: nfwalk_model::TableName::Nat,
+                reason,
+            } => Some(format!("{hook}: {reason}")),
             _ => None,
         })
         .collect();
@@ -245,7 +341,19 @@ fn ct_explain(steps: &[(Step, Trace)], k: usize) -> Option<CtExplain> {
         .events
         .iter()
         .filter_map(|e| match e {
-            Event::Rewrite { hook, field, from, to, by: None, .. } if field == "dst" || field == "src" => Some(Binding { hook: *hook, field: field.clone(), from: from.clone(), to: to.clone() }),
+            Event::Rewrite {
+                hook,
+                field,
+                from,
+                to,
+                by: None,
+                ..
+            } if field == "dst" || field == "src" => Some(Binding {
+                hook: *hook,
+                field: field.clone(),
+                from: from.clone(),
+                to: to.clone(),
+            }),
             _ => None,
         })
         .collect();
@@ -257,20 +365,46 @@ fn ct_explain(steps: &[(Step, Trace)], k: usize) -> Option<CtExplain> {
             if direction == "original" { "an" } else { "a" },
             direction,
             i + 1,
-            if entry.is_empty() { String::new() } else { format!(": {entry}") }
+            if entry.is_empty() {
+                String::new()
+            } else {
+                format!(": {entry}")
+            }
         )),
-        _ => reasons.push(format!("{direction} direction of an entry already in the table{}", if entry.is_empty() { String::new() } else { format!(": {entry}") })),
+        _ => reasons.push(format!(
+            "{direction} direction of an entry already in the table{}",
+            if entry.is_empty() {
+                String::new()
+            } else {
+                format!(": {entry}")
+            }
+        )),
     }
     if t.ct_state == "ESTABLISHED" {
-        reasons.push("conntrack state ESTABLISHED: `--ctstate RELATED,ESTABLISHED` rules match it, `--ctstate NEW` rules do not".into());
+        reasons.push(
+            "conntrack state ESTABLISHED: `--ctstate RELATED,ESTABLISHED` rules match it, `--ctstate NEW` rules do not"
+                .into(),
+        );
     }
     if !nat_skipped.is_empty() {
-        reasons.push(format!("nat chains skipped — only a connection's first packet traverses them ({})", nat_skipped.iter().map(|s| s.split(':').next().unwrap_or("")).collect::<Vec<_>>().join(", ")));
+        reasons.push(format!(
+            "nat chains skipped — only a connection's first packet traverses them ({})",
+            nat_skipped
+                .iter()
+                .map(|s| s.split(':').next().unwrap_or(""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
     }
     for b in &bindings {
         let origin = nat_rules
             .iter()
-            .map(|r| format!("{}/{} rule {} (line {}) `{}`", r.table, r.chain, r.index, r.line, r.text))
+            .map(|r| {
+                format!(
+                    "{}/{} rule {} (line {}) `{}`",
+                    r.table, r.chain, r.index, r.line, r.text
+                )
+            })
             .collect::<Vec<_>>()
             .join(", ");
         reasons.push(format!(
@@ -279,7 +413,11 @@ fn ct_explain(steps: &[(Step, Trace)], k: usize) -> Option<CtExplain> {
             b.from,
             b.to,
             b.hook,
-            if origin.is_empty() { String::new() } else { format!(", as set up for the first packet by {origin}") }
+            if origin.is_empty() {
+                String::new()
+            } else {
+                format!(", as set up for the first packet by {origin}")
+            }
         ));
     }
     Some(CtExplain {
@@ -320,7 +458,10 @@ pub fn explain_conn(host: &Host, req: &Request, close: Close) -> Result<ConnExpl
                 packet: s.packet.clone(),
                 expect: req.expect,
                 rule: req.rule.clone(),
-                before: steps[..k].iter().map(|(p, _)| (p.ingress.clone(), p.packet.clone())).collect(),
+                before: steps[..k]
+                    .iter()
+                    .map(|(p, _)| (p.ingress.clone(), p.packet.clone()))
+                    .collect(),
             };
             Some(explain(host, &sub)?)
         } else {
@@ -342,12 +483,24 @@ pub fn explain_conn(host: &Host, req: &Request, close: Close) -> Result<ConnExpl
     let last = packets.last();
     let all_through = last.is_some_and(|p| p.verdict == "accept");
     let summary = match last {
-        Some(p) if !all_through => format!("the connection stops at packet {} ({}): {}", packets.len(), p.label.split_whitespace().collect::<Vec<_>>().join(" "), p.fate),
+        Some(p) if !all_through => format!(
+            "the connection stops at packet {} ({}): {}",
+            packets.len(),
+            p.label.split_whitespace().collect::<Vec<_>>().join(" "),
+            p.fate
+        ),
         _ => format!("all {} packets of the connection get through", packets.len()),
     };
     let as_expected = req.expect.map(|e| match e {
         Expect::Accept => all_through,
         Expect::Drop => !all_through,
     });
-    Ok(ConnExplanation { packet: req.packet.summary(), expected: req.expect, close, packets, as_expected, summary })
+    Ok(ConnExplanation {
+        packet: req.packet.summary(),
+        expected: req.expect,
+        close,
+        packets,
+        as_expected,
+        summary,
+    })
 }

@@ -7,7 +7,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::net::Ipv4Addr;
 
-use nfwalk_model::{Host, Hook, Packet, Proto, Rule, TableName, Target, TcpFlags};
+use nfwalk_model::{Hook, Host, Packet, Proto, Rule, TableName, Target, TcpFlags};
 use nfwalk_walk::{Event, Fate, Ingress, RuleRef, RuleResult, Trace, Walker};
 use serde::Serialize;
 
@@ -55,11 +55,18 @@ impl RuleSel {
         let parts: Vec<&str> = s.split([' ', '/', ':']).filter(|p| !p.is_empty()).collect();
         match parts.as_slice() {
             [t, c, i] => {
-                let table = TableName::parse(t).ok_or_else(|| format!("unknown table `{t}` (raw, mangle, nat, filter, security)"))?;
-                let index = i.parse::<usize>().ok().filter(|i| *i > 0).ok_or_else(|| format!("`{i}` is not a rule number (1, 2, ...)"))?;
+                let table = TableName::parse(t)
+                    .ok_or_else(|| format!("unknown table `{t}` (raw, mangle, nat, filter, security)"))?;
+                let index = i
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|i| *i > 0)
+                    .ok_or_else(|| format!("`{i}` is not a rule number (1, 2, ...)"))?;
                 Ok(RuleSel::At(table, c.to_string(), index))
             }
-            _ => Err(format!("`{s}`: name a rule as `TABLE CHAIN N`, e.g. `filter DOCKER-USER 1`")),
+            _ => Err(format!(
+                "`{s}`: name a rule as `TABLE CHAIN N`, e.g. `filter DOCKER-USER 1`"
+            )),
         }
     }
 }
@@ -314,7 +321,9 @@ fn decision(t: &Trace) -> Decision {
             d.rule = Some(r.clone());
         }
         Fate::Dropped { by: None, .. } => {
-            if let Some(Event::Policy { hook, table, chain, .. }) = t.events.iter().rev().find(|e| matches!(e, Event::Policy { .. })) {
+            if let Some(Event::Policy { hook, table, chain, .. }) =
+                t.events.iter().rev().find(|e| matches!(e, Event::Policy { .. }))
+            {
                 d.hook = Some(*hook);
                 d.table = Some(*table);
                 d.chain = Some(chain.clone());
@@ -324,7 +333,11 @@ fn decision(t: &Trace) -> Decision {
             // The last filter-ish decision: the last terminal ACCEPT or the last policy.
             for e in t.events.iter().rev() {
                 match e {
-                    Event::Rule { hook, rule, result: RuleResult::Matched { verdict } } if verdict == "ACCEPT" && rule.table != TableName::Nat => {
+                    Event::Rule {
+                        hook,
+                        rule,
+                        result: RuleResult::Matched { verdict },
+                    } if verdict == "ACCEPT" && rule.table != TableName::Nat => {
                         d.hook = Some(*hook);
                         d.table = Some(rule.table);
                         d.chain = Some(rule.chain.to_string());
@@ -345,7 +358,16 @@ fn decision(t: &Trace) -> Decision {
         _ => {}
     }
     d.summary = match (&d.rule, d.hook, d.table, &d.chain) {
-        (Some(r), Some(h), _, _) => format!("{} at {h}: {} {}/{} rule {} (line {}): {}", d.fate, verb(&t.fate), r.table, r.chain, r.index, r.line, r.text),
+        (Some(r), Some(h), _, _) => format!(
+            "{} at {h}: {} {}/{} rule {} (line {}): {}",
+            d.fate,
+            verb(&t.fate),
+            r.table,
+            r.chain,
+            r.index,
+            r.line,
+            r.text
+        ),
         (None, Some(h), Some(tb), Some(c)) => format!("{} at {h}: the policy of {tb}/{c}", d.fate),
         _ => d.fate.clone(),
     };
@@ -365,8 +387,16 @@ fn cond_field(cond: &str) -> Option<&'static str> {
     let c = cond.trim_start_matches("! ");
     let w = c.split_whitespace().next().unwrap_or("");
     match w {
-        "-d" | "--destination" | "--dport" | "--dports" | "--destination-port" | "--destination-ports" | "--dst-range" | "--dst-type" => Some("dst"),
-        "-s" | "--source" | "--sport" | "--sports" | "--source-port" | "--source-ports" | "--src-range" | "--src-type" => Some("src"),
+        "-d"
+        | "--destination"
+        | "--dport"
+        | "--dports"
+        | "--destination-port"
+        | "--destination-ports"
+        | "--dst-range"
+        | "--dst-type" => Some("dst"),
+        "-s" | "--source" | "--sport" | "--sports" | "--source-port" | "--source-ports" | "--src-range"
+        | "--src-type" => Some("src"),
         _ => None,
     }
 }
@@ -376,7 +406,9 @@ fn event_index(t: &Trace, r: &RuleRef) -> Vec<usize> {
         .iter()
         .enumerate()
         .filter_map(|(i, e)| match e {
-            Event::Rule { rule, .. } if rule.table == r.table && rule.chain == r.chain && rule.index == r.index => Some(i),
+            Event::Rule { rule, .. } if rule.table == r.table && rule.chain == r.chain && rule.index == r.index => {
+                Some(i)
+            }
             _ => None,
         })
         .collect()
@@ -384,7 +416,14 @@ fn event_index(t: &Trace, r: &RuleRef) -> Vec<usize> {
 
 fn rewrite_before(t: &Trace, upto: usize, field: &str) -> Option<Rewritten> {
     t.events[..upto].iter().rev().find_map(|e| match e {
-        Event::Rewrite { hook, field: f, from, to, by, .. } if f == field => Some(Rewritten {
+        Event::Rewrite {
+            hook,
+            field: f,
+            from,
+            to,
+            by,
+            ..
+        } if f == field => Some(Rewritten {
             field: f.clone(),
             from: from.clone(),
             to: to.clone(),
@@ -418,7 +457,12 @@ fn all_failures(host: &Host, req: &Request, f: &Found, first: &Trace) -> Vec<Fai
     for _ in 0..8 {
         let idx = event_index(&t, &f.rref);
         let Some(&i) = idx.first() else { break };
-        let Event::Rule { hook, result: RuleResult::Failed { condition, seen }, .. } = &t.events[i] else {
+        let Event::Rule {
+            hook,
+            result: RuleResult::Failed { condition, seen },
+            ..
+        } = &t.events[i]
+        else {
             break;
         };
         let rewritten_by = cond_field(condition).and_then(|fl| rewrite_before(&t, i, fl));
@@ -439,7 +483,11 @@ fn all_failures(host: &Host, req: &Request, f: &Found, first: &Trace) -> Vec<Fai
         };
         let before = rule.matches.len();
         if let Some(pos) = rule.matches.iter().position(|m| {
-            let txt = if m.negated { format!("! {}", m.text) } else { m.text.clone() };
+            let txt = if m.negated {
+                format!("! {}", m.text)
+            } else {
+                m.text.clone()
+            };
             txt == *condition
         }) {
             rule.matches.remove(pos);
@@ -454,11 +502,15 @@ fn all_failures(host: &Host, req: &Request, f: &Found, first: &Trace) -> Vec<Fai
 
 /// Whether any rule of this chain was evaluated on the packet's walk.
 pub fn chain_traversed(t: &Trace, table: TableName, chain: &str) -> bool {
-    t.events.iter().any(|e| matches!(e, Event::Rule { rule, .. } if rule.table == table && &*rule.chain == chain))
+    t.events
+        .iter()
+        .any(|e| matches!(e, Event::Rule { rule, .. } if rule.table == table && &*rule.chain == chain))
 }
 
 fn hook_crossed(t: &Trace, h: Hook) -> bool {
-    t.events.iter().any(|e| matches!(e, Event::Hook { hook, .. } if *hook == h))
+    t.events
+        .iter()
+        .any(|e| matches!(e, Event::Hook { hook, .. } if *hook == h))
 }
 
 fn route_decision(t: &Trace) -> Option<String> {
@@ -481,7 +533,9 @@ fn not_reached_at(host: &Host, t: &Trace, f: &Found, h: Hook) -> String {
                     s.push_str(&format!(" (routing: {r})"));
                 }
             }
-            (Fate::DeliveredLocally, Hook::Forward) => s.push_str(": it is delivered locally, and a FORWARD rule never sees traffic for the host"),
+            (Fate::DeliveredLocally, Hook::Forward) => {
+                s.push_str(": it is delivered locally, and a FORWARD rule never sees traffic for the host")
+            }
             (Fate::Dropped { .. } | Fate::Rejected { .. } | Fate::Discarded { .. }, _) => {
                 s.push_str(&format!(": it was {} before", t.fate.describe()))
             }
@@ -504,12 +558,25 @@ fn not_reached_at(host: &Host, t: &Trace, f: &Found, h: Hook) -> String {
         .iter()
         .filter(|e| matches!(e, Event::Rule { hook, rule, .. } if *hook == h && rule.table == tb))
         .collect();
-    if in_table.is_empty() && !t.events.iter().any(|e| matches!(e, Event::Table { hook, table } if *hook == h && *table == tb)) {
-        return format!("the packet crosses {h} but {tb}/{h} was not evaluated ({})", t.fate.describe());
+    if in_table.is_empty()
+        && !t
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::Table { hook, table } if *hook == h && *table == tb))
+    {
+        return format!(
+            "the packet crosses {h} but {tb}/{h} was not evaluated ({})",
+            t.fate.describe()
+        );
     }
     // An earlier rule of the same chain ended it.
     for e in &in_table {
-        if let Event::Rule { rule, result: RuleResult::Matched { verdict }, .. } = e {
+        if let Event::Rule {
+            rule,
+            result: RuleResult::Matched { verdict },
+            ..
+        } = e
+        {
             if rule.chain == *chain && rule.index < f.rref.index && is_terminal_verdict(verdict) {
                 return format!(
                     "at {h}, the earlier rule {}/{} rule {} (line {}) `{}` matched first ({verdict}), so rule {} is never reached",
@@ -521,9 +588,17 @@ fn not_reached_at(host: &Host, t: &Trace, f: &Found, h: Hook) -> String {
     // Jumps into the chain that did not match.
     let mut jumps = Vec::new();
     for e in &in_table {
-        if let Event::Rule { rule, result: RuleResult::Failed { condition, seen }, .. } = e {
+        if let Event::Rule {
+            rule,
+            result: RuleResult::Failed { condition, seen },
+            ..
+        } = e
+        {
             if rule_jumps_to(host, rule, chain) {
-                jumps.push(format!("the jump `{}` (line {}) did not match: {condition} (packet has {seen})", rule.text, rule.line));
+                jumps.push(format!(
+                    "the jump `{}` (line {}) did not match: {condition} (packet has {seen})",
+                    rule.text, rule.line
+                ));
             }
         }
     }
@@ -532,11 +607,18 @@ fn not_reached_at(host: &Host, t: &Trace, f: &Found, h: Hook) -> String {
     }
     // The table's evaluation ended before.
     let last = in_table.iter().rev().find_map(|e| match e {
-        Event::Rule { rule, result: RuleResult::Matched { verdict }, .. } if is_terminal_verdict(verdict) && verdict != "RETURN" => Some((rule.clone(), verdict.clone())),
+        Event::Rule {
+            rule,
+            result: RuleResult::Matched { verdict },
+            ..
+        } if is_terminal_verdict(verdict) && verdict != "RETURN" => Some((rule.clone(), verdict.clone())),
         _ => None,
     });
     match last {
-        Some((r, v)) => format!("at {h}, {tb} was decided before {chain} was reached: {}/{} rule {} (line {}) `{}` → {v}", r.table, r.chain, r.index, r.line, r.text),
+        Some((r, v)) => format!(
+            "at {h}, {tb} was decided before {chain} was reached: {}/{} rule {} (line {}) `{}` → {v}",
+            r.table, r.chain, r.index, r.line, r.text
+        ),
         None => format!("at {h}, no rule jumping to {chain} was evaluated"),
     }
 }
@@ -564,26 +646,52 @@ fn why_not(host: &Host, req: &Request, t: &Trace, f: &Found) -> WhyNot {
     };
     if let Some(&i) = idx.first() {
         match &t.events[i] {
-            Event::Rule { result: RuleResult::Failed { .. }, hook, .. } => {
+            Event::Rule {
+                result: RuleResult::Failed { .. },
+                hook,
+                ..
+            } => {
                 w.status = "condition_failed".into();
                 w.conditions = all_failures(host, req, f, t);
                 for c in &w.conditions {
                     let mut s = format!("reached at {hook}, but `{}` failed: packet has {}", c.condition, c.seen);
                     if let Some(rw) = &c.rewritten_by {
                         let by = match &rw.rule {
-                            Some(r) => format!("the {} in {}/{} at {} (line {}): `{}`", target_word(host, r), r.table, r.chain, rw.hook, r.line, r.text),
+                            Some(r) => format!(
+                                "the {} in {}/{} at {} (line {}): `{}`",
+                                target_word(host, r),
+                                r.table,
+                                r.chain,
+                                rw.hook,
+                                r.line,
+                                r.text
+                            ),
                             None => format!("conntrack's NAT binding at {}", rw.hook),
                         };
-                        s.push_str(&format!("; the {} arrived as {} and was rewritten to {} by {by}", rw.field_label(), rw.from, rw.to));
+                        s.push_str(&format!(
+                            "; the {} arrived as {} and was rewritten to {} by {by}",
+                            rw.field_label(),
+                            rw.from,
+                            rw.to
+                        ));
                     }
                     w.reasons.push(s);
                 }
             }
-            Event::Rule { result: RuleResult::Matched { verdict }, hook, .. } => {
+            Event::Rule {
+                result: RuleResult::Matched { verdict },
+                hook,
+                ..
+            } => {
                 w.status = "matched".into();
-                w.reasons.push(format!("it matched at {hook} ({verdict}), but {}", t.fate.describe()));
+                w.reasons
+                    .push(format!("it matched at {hook} ({verdict}), but {}", t.fate.describe()));
             }
-            Event::Rule { result: RuleResult::Unknown { reason }, hook, .. } => {
+            Event::Rule {
+                result: RuleResult::Unknown { reason },
+                hook,
+                ..
+            } => {
                 w.status = "undecidable".into();
                 w.reasons.push(format!("at {hook} nfwalk cannot decide it: {reason}"));
             }
@@ -592,14 +700,18 @@ fn why_not(host: &Host, req: &Request, t: &Trace, f: &Found) -> WhyNot {
     } else {
         w.status = "not_reached".into();
         if hooks.is_empty() {
-            w.reasons.push(format!("chain {}/{} is not reached from any built-in chain: no hook ever runs it", f.rref.table, f.rref.chain));
+            w.reasons.push(format!(
+                "chain {}/{} is not reached from any built-in chain: no hook ever runs it",
+                f.rref.table, f.rref.chain
+            ));
         }
         for h in &hooks {
             w.reasons.push(not_reached_at(host, t, f, *h));
         }
     }
     if f.rref.table == TableName::Nat {
-        w.reasons.push("nat chains see only a connection's first packet; later packets get the remembered binding".into());
+        w.reasons
+            .push("nat chains see only a connection's first packet; later packets get the remembered binding".into());
     }
     w
 }
@@ -659,7 +771,10 @@ pub fn explain(host: &Host, req: &Request) -> Result<Explanation, String> {
             for c in &tb.chains {
                 for (i, r) in c.rules.iter().enumerate() {
                     if target_gives(&r.target, e) && cands.len() < 12 {
-                        cands.push(Found { rref: rref(tb.name, &c.name, i + 1, r), rule: r.clone() });
+                        cands.push(Found {
+                            rref: rref(tb.name, &c.name, i + 1, r),
+                            rule: r.clone(),
+                        });
                     }
                 }
             }
@@ -689,7 +804,9 @@ pub fn explain(host: &Host, req: &Request) -> Result<Explanation, String> {
         notes.push("conntrack state NEW: no entry for this tuple, this packet starts a connection (nat chains are traversed for it)".into());
     }
     let fixes = match (expect, as_expected) {
-        (Some(e), Some(false)) => crate::fix::propose(host, req, &t, e, &why, named.as_ref().map(|f| (&f.rref, &f.rule))),
+        (Some(e), Some(false)) => {
+            crate::fix::propose(host, req, &t, e, &why, named.as_ref().map(|f| (&f.rref, &f.rule)))
+        }
         _ => Vec::new(),
     };
     Ok(Explanation {
@@ -724,7 +841,11 @@ pub fn sample_verdict(host: &Host, s: &Sample) -> String {
     let mut last = String::from("unknown");
     for (i, (ing, p)) in s.steps.iter().enumerate() {
         let t = w.walk(ing.clone(), p.clone());
-        last = format!("{} ({})", t.fate.verdict(), t.fate.describe().replace("(line 0)", "(the fix)"));
+        last = format!(
+            "{} ({})",
+            t.fate.verdict(),
+            t.fate.describe().replace("(line 0)", "(the fix)")
+        );
         if t.fate.verdict() != "accept" {
             if i + 1 < s.steps.len() {
                 last = format!("{} (step {} {})", t.fate.verdict(), i + 1, t.fate.describe());
@@ -754,7 +875,11 @@ pub fn samples(host: &Host, req: &Request, t: &Trace) -> Vec<Sample> {
         if let Some(o) = other {
             let mut q = p.clone();
             q.src = o;
-            out.push(Sample { label: format!("the same packet from another network ({o} on {iface})"), steps: vec![(req.ingress.clone(), q)], same_service: true });
+            out.push(Sample {
+                label: format!("the same packet from another network ({o} on {iface})"),
+                steps: vec![(req.ingress.clone(), q)],
+                same_service: true,
+            });
         }
         if p.proto.has_ports() && p.dport != 22 {
             out.push(Sample {
@@ -766,16 +891,34 @@ pub fn samples(host: &Host, req: &Request, t: &Trace) -> Vec<Sample> {
     }
     // Containers: the bridge the packet left by, or any bridge with ports.
     let fp = &t.final_packet;
-    let bridges: Vec<&nfwalk_model::Interface> = host.interfaces.iter().filter(|i| i.kind.as_deref() == Some("bridge")).collect();
+    let bridges: Vec<&nfwalk_model::Interface> = host
+        .interfaces
+        .iter()
+        .filter(|i| i.kind.as_deref() == Some("bridge"))
+        .collect();
     for br in bridges.iter().take(2) {
         let Some(net) = br.addrs.first() else { continue };
-        let port = host.interfaces.iter().find(|i| i.master.as_deref() == Some(&br.name)).map(|i| i.name.clone());
-        let ing = Ingress::Iface { iface: br.name.clone(), physin: port.clone() };
+        let port = host
+            .interfaces
+            .iter()
+            .find(|i| i.master.as_deref() == Some(&br.name))
+            .map(|i| i.name.clone());
+        let ing = Ingress::Iface {
+            iface: br.name.clone(),
+            physin: port.clone(),
+        };
         let base = u32::from(net.network());
-        let cands: Vec<Ipv4Addr> = (2..6u32).map(|k| Ipv4Addr::from(base + k)).filter(|a| *a != net.addr()).collect();
+        let cands: Vec<Ipv4Addr> = (2..6u32)
+            .map(|k| Ipv4Addr::from(base + k))
+            .filter(|a| *a != net.addr())
+            .collect();
         let target = if net.contains(&fp.dst) { fp.dst } else { cands[0] };
         let src = cands.iter().copied().find(|a| *a != target).unwrap_or(cands[0]);
-        let dport = if net.contains(&fp.dst) && fp.proto.has_ports() { fp.dport } else { 80 };
+        let dport = if net.contains(&fp.dst) && fp.proto.has_ports() {
+            fp.dport
+        } else {
+            80
+        };
         if port.is_some() {
             out.push(Sample {
                 label: format!("container→container on {}: {src} → {target}:{dport}", br.name),
@@ -784,7 +927,11 @@ pub fn samples(host: &Host, req: &Request, t: &Trace) -> Vec<Sample> {
             });
         }
         // Outbound from a container, and the reply.
-        let remote = if in_any_subnet(p.src) && !net.contains(&p.src) { p.src } else { "198.51.100.10".parse().unwrap_or(p.src) };
+        let remote = if in_any_subnet(p.src) && !net.contains(&p.src) {
+            p.src
+        } else {
+            "198.51.100.10".parse().unwrap_or(p.src)
+        };
         let syn = tcp(target, 40103, remote, 443);
         let mut w = Walker::new(host);
         let first = w.walk(ing.clone(), syn.clone());
@@ -794,7 +941,10 @@ pub fn samples(host: &Host, req: &Request, t: &Trace) -> Vec<Sample> {
             synack.seq = 5000;
             synack.ack_seq = 1;
             let back = match &first.fate {
-                Fate::Forwarded { out } => Ingress::Iface { iface: out.clone(), physin: None },
+                Fate::Forwarded { out } => Ingress::Iface {
+                    iface: out.clone(),
+                    physin: None,
+                },
                 _ => Ingress::Local,
             };
             out.push(Sample {
@@ -806,10 +956,18 @@ pub fn samples(host: &Host, req: &Request, t: &Trace) -> Vec<Sample> {
     }
     // Local output.
     if p.proto.has_ports() {
-        let dst = if in_any_subnet(p.src) { p.src } else { "198.51.100.10".parse().unwrap_or(p.src) };
+        let dst = if in_any_subnet(p.src) {
+            p.src
+        } else {
+            "198.51.100.10".parse().unwrap_or(p.src)
+        };
         let mut q = tcp(Ipv4Addr::UNSPECIFIED, 40104, dst, 443);
         q.src = Ipv4Addr::UNSPECIFIED;
-        out.push(Sample { label: format!("the host's own connection to {dst}:443"), steps: vec![(Ingress::Local, q)], same_service: false });
+        out.push(Sample {
+            label: format!("the host's own connection to {dst}:443"),
+            steps: vec![(Ingress::Local, q)],
+            same_service: false,
+        });
     }
     let _ = Proto::TCP;
     out

@@ -3,7 +3,7 @@
 
 use std::net::Ipv4Addr;
 
-use nfwalk_model::{Host, Hook, Packet, Rule, TableName, Target};
+use nfwalk_model::{Hook, Host, Packet, Rule, TableName, Target};
 use nfwalk_parse::iptables::{parse_rule_words, split_words};
 use nfwalk_walk::{Event, Fate, RuleRef, Trace};
 
@@ -12,19 +12,29 @@ use crate::explain::{sample_verdict, samples, Expect, Fix, Request, SideEffect, 
 /// Inserts `-A CHAIN <words>` (given as the text after the chain) at 1-based `position` of
 /// `table`/`chain` in a copy of the host. Errors when the rule does not parse or the chain is
 /// missing.
-pub fn apply(host: &Host, table: TableName, chain: &str, position: usize, rule_after_chain: &str) -> Result<Host, String> {
+pub fn apply(
+    host: &Host,
+    table: TableName,
+    chain: &str,
+    position: usize,
+    rule_after_chain: &str,
+) -> Result<Host, String> {
     let words = split_words(rule_after_chain).map_err(|(c, m)| format!("column {c}: {m}"))?;
-    let (matches, target) = parse_rule_words("<fix>", 0, &words, false).map_err(|d| {
-        d.iter().map(|x| x.message.clone()).collect::<Vec<_>>().join("; ")
-    })?;
+    let (matches, target) = parse_rule_words("<fix>", 0, &words, false)
+        .map_err(|d| d.iter().map(|x| x.message.clone()).collect::<Vec<_>>().join("; "))?;
     if let Target::Jump { chain: c } | Target::Goto { chain: c } = &target {
         if host.ruleset.table(table).and_then(|t| t.chain(c)).is_none() {
             return Err(format!("no chain {c} in table {table}"));
         }
     }
     let mut h = host.clone();
-    let t = h.ruleset.table_mut(table).ok_or_else(|| format!("the ruleset has no {table} table"))?;
-    let c = t.chain_mut(chain).ok_or_else(|| format!("no chain {chain} in table {table}"))?;
+    let t = h
+        .ruleset
+        .table_mut(table)
+        .ok_or_else(|| format!("the ruleset has no {table} table"))?;
+    let c = t
+        .chain_mut(chain)
+        .ok_or_else(|| format!("no chain {chain} in table {table}"))?;
     let pos = position.clamp(1, c.rules.len() + 1) - 1;
     c.rules.insert(
         pos,
@@ -50,7 +60,9 @@ pub fn apply_to_text(host: &Host, text: &str, fix: &Fix) -> Result<String, Strin
     } else if let Some(r) = c.rules.last() {
         r.line
     } else {
-        (t.line..lines.len()).find(|i| lines[*i].trim() == "COMMIT").ok_or("no COMMIT after the table")?
+        (t.line..lines.len())
+            .find(|i| lines[*i].trim() == "COMMIT")
+            .ok_or("no COMMIT after the table")?
     };
     let mut out: Vec<String> = lines.iter().map(|s| s.to_string()).collect();
     out.insert(at.min(out.len()), fix.rule.clone());
@@ -67,7 +79,9 @@ struct Cand {
 
 fn hook_packet(t: &Trace, h: Hook) -> Option<(Packet, Option<String>, Option<String>)> {
     t.events.iter().find_map(|e| match e {
-        Event::Hook { hook, packet, in_, out, .. } if *hook == h => Some((packet.clone(), in_.clone(), out.clone())),
+        Event::Hook {
+            hook, packet, in_, out, ..
+        } if *hook == h => Some((packet.clone(), in_.clone(), out.clone())),
         _ => None,
     })
 }
@@ -114,14 +128,26 @@ fn verdict_word(e: Expect) -> &'static str {
 
 /// The filter chain where a user rule for forwarded traffic belongs.
 fn forward_chain(host: &Host) -> String {
-    if host.ruleset.table(TableName::Filter).and_then(|t| t.chain("DOCKER-USER")).is_some() {
+    if host
+        .ruleset
+        .table(TableName::Filter)
+        .and_then(|t| t.chain("DOCKER-USER"))
+        .is_some()
+    {
         "DOCKER-USER".into()
     } else {
         "FORWARD".into()
     }
 }
 
-fn candidates(host: &Host, req: &Request, t: &Trace, e: Expect, why: &[WhyNot], named: Option<(&RuleRef, &Rule)>) -> Vec<Cand> {
+fn candidates(
+    host: &Host,
+    req: &Request,
+    t: &Trace,
+    e: Expect,
+    why: &[WhyNot],
+    named: Option<(&RuleRef, &Rule)>,
+) -> Vec<Cand> {
     let mut out = Vec::new();
     let v = verdict_word(e);
     // 0. A later packet of a connection (ESTABLISHED/RELATED) dropped where the connection's
@@ -172,7 +198,12 @@ fn candidates(host: &Host, req: &Request, t: &Trace, e: Expect, why: &[WhyNot], 
                 let (ta, tp) = split_ep(&rw.to);
                 ct = remove_cond(&ct, &c.condition);
                 now = remove_cond(&now, &c.condition);
-                let word = c.condition.trim_start_matches("! ").split_whitespace().next().unwrap_or("");
+                let word = c
+                    .condition
+                    .trim_start_matches("! ")
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("");
                 let neg = if c.condition.starts_with("! ") { "! " } else { "" };
                 let dst = rw.field == "dst";
                 match word {
@@ -190,7 +221,12 @@ fn candidates(host: &Host, req: &Request, t: &Trace, e: Expect, why: &[WhyNot], 
                         }
                     }
                     "-d" | "--destination" | "-s" | "--source" => {
-                        let net = c.condition.trim_start_matches("! ").split_whitespace().nth(1).unwrap_or("");
+                        let net = c
+                            .condition
+                            .trim_start_matches("! ")
+                            .split_whitespace()
+                            .nth(1)
+                            .unwrap_or("");
                         let k = if dst { "dst" } else { "src" };
                         ct_extra.push(format!("{neg}--ctorig{k} {net}"));
                         if let Some(a) = ta {
@@ -211,7 +247,12 @@ fn candidates(host: &Host, req: &Request, t: &Trace, e: Expect, why: &[WhyNot], 
                     body,
                     rationale: format!(
                         "match the original destination conntrack remembers ({}), which the {} at {} does not change",
-                        rw.from, rw.rule.as_ref().map(|r| format!("rule on line {}", r.line)).unwrap_or_else(|| "NAT".into()), rw.hook
+                        rw.from,
+                        rw.rule
+                            .as_ref()
+                            .map(|r| format!("rule on line {}", r.line))
+                            .unwrap_or_else(|| "NAT".into()),
+                        rw.hook
                     ),
                 });
             }
@@ -224,7 +265,10 @@ fn candidates(host: &Host, req: &Request, t: &Trace, e: Expect, why: &[WhyNot], 
                     chain: w.rule.chain.to_string(),
                     position: w.rule.index,
                     body,
-                    rationale: format!("match what the packet carries at {} after the rewrite ({})", w.conditions[0].hook, rw.to),
+                    rationale: format!(
+                        "match what the packet carries at {} after the rewrite ({})",
+                        w.conditions[0].hook, rw.to
+                    ),
                 });
             }
         }
@@ -232,7 +276,13 @@ fn candidates(host: &Host, req: &Request, t: &Trace, e: Expect, why: &[WhyNot], 
     // 2. A rule in a chain the packet never crosses: move it to where the packet goes.
     if let Some((r, rule)) = named {
         let fwd = matches!(t.fate, Fate::Forwarded { .. } | Fate::Bridged { .. });
-        if fwd && r.table == TableName::Filter && !t.events.iter().any(|ev| matches!(ev, Event::Rule { rule: x, .. } if x.chain == r.chain && x.table == r.table)) {
+        if fwd
+            && r.table == TableName::Filter
+            && !t
+                .events
+                .iter()
+                .any(|ev| matches!(ev, Event::Rule { rule: x, .. } if x.chain == r.chain && x.table == r.table))
+        {
             let mut body = body_of(rule, &r.chain);
             let rw = t.events.iter().find_map(|ev| match ev {
                 Event::Rewrite { field, from, to, .. } if field == "dst" => Some((from.clone(), to.clone())),
@@ -240,11 +290,16 @@ fn candidates(host: &Host, req: &Request, t: &Trace, e: Expect, why: &[WhyNot], 
             });
             if let Some((from, _)) = rw {
                 let (_, fp) = split_ep(&from);
-                let dport = rule.matches.iter().find(|m| matches!(m.kind, nfwalk_model::MatchKind::DstPort { .. }) && !m.negated).map(|m| m.text.clone());
+                let dport = rule
+                    .matches
+                    .iter()
+                    .find(|m| matches!(m.kind, nfwalk_model::MatchKind::DstPort { .. }) && !m.negated)
+                    .map(|m| m.text.clone());
                 if let (Some(dp), Some(_)) = (dport, fp) {
                     body = remove_cond(&body, &dp);
                     let port = dp.split_whitespace().nth(1).unwrap_or("");
-                    body = insert_before_target(&body, &format!("-m conntrack --ctorigdstport {port} --ctdir ORIGINAL"));
+                    body =
+                        insert_before_target(&body, &format!("-m conntrack --ctorigdstport {port} --ctdir ORIGINAL"));
                 }
             }
             out.push(Cand {
@@ -252,7 +307,10 @@ fn candidates(host: &Host, req: &Request, t: &Trace, e: Expect, why: &[WhyNot], 
                 chain: forward_chain(host),
                 position: 1,
                 body,
-                rationale: format!("the packet is forwarded, so put the rule where forwarded traffic is filtered ({})", forward_chain(host)),
+                rationale: format!(
+                    "the packet is forwarded, so put the rule where forwarded traffic is filtered ({})",
+                    forward_chain(host)
+                ),
             });
         }
     }
@@ -278,7 +336,12 @@ fn candidates(host: &Host, req: &Request, t: &Trace, e: Expect, why: &[WhyNot], 
             });
             match pol {
                 Some((h, tb, c)) => {
-                    let n = host.ruleset.table(tb).and_then(|x| x.chain(&c)).map(|c| c.rules.len()).unwrap_or(0);
+                    let n = host
+                        .ruleset
+                        .table(tb)
+                        .and_then(|x| x.chain(&c))
+                        .map(|c| c.rules.len())
+                        .unwrap_or(0);
                     (Some(h), Some((tb, c)), n + 1)
                 }
                 None => (None, None, 1),
@@ -325,7 +388,10 @@ fn candidates(host: &Host, req: &Request, t: &Trace, e: Expect, why: &[WhyNot], 
                 chain: ch.clone(),
                 position,
                 body: format!("{flow_s} -j {v}"),
-                rationale: format!("{} this flow where the packet is filtered ({tb}/{ch} at {h})", if e == Expect::Drop { "drop" } else { "accept" }),
+                rationale: format!(
+                    "{} this flow where the packet is filtered ({tb}/{ch} at {h})",
+                    if e == Expect::Drop { "drop" } else { "accept" }
+                ),
             });
             if e == Expect::Drop {
                 if let Some(i) = in_.as_ref().and_then(|i| host.iface(i)) {
@@ -362,13 +428,23 @@ fn candidates(host: &Host, req: &Request, t: &Trace, e: Expect, why: &[WhyNot], 
 
 /// Proposes fixes; only verified ones (the packet gets the expected verdict) are returned,
 /// fewest side effects first (stable otherwise).
-pub fn propose(host: &Host, req: &Request, t: &Trace, e: Expect, why: &[WhyNot], named: Option<(&RuleRef, &Rule)>) -> Vec<Fix> {
+pub fn propose(
+    host: &Host,
+    req: &Request,
+    t: &Trace,
+    e: Expect,
+    why: &[WhyNot],
+    named: Option<(&RuleRef, &Rule)>,
+) -> Vec<Fix> {
     let cands = candidates(host, req, t, e, why, named);
     let samples = samples(host, req, t);
     let before: Vec<String> = samples.iter().map(|s| sample_verdict(host, s)).collect();
     let mut fixes: Vec<Fix> = Vec::new();
     for c in cands {
-        if fixes.iter().any(|f| f.rule == format!("-A {} {}", c.chain, c.body) && f.table == c.table) {
+        if fixes
+            .iter()
+            .any(|f| f.rule == format!("-A {} {}", c.chain, c.body) && f.table == c.table)
+        {
             continue;
         }
         let Ok(h) = apply(host, c.table, &c.chain, c.position, &c.body) else {
@@ -392,7 +468,11 @@ pub fn propose(host: &Host, req: &Request, t: &Trace, e: Expect, why: &[WhyNot],
                 }
             })
             .collect();
-        let table_opt = if c.table == TableName::Filter { String::new() } else { format!("-t {} ", c.table) };
+        let table_opt = if c.table == TableName::Filter {
+            String::new()
+        } else {
+            format!("-t {} ", c.table)
+        };
         fixes.push(Fix {
             command: format!("iptables {table_opt}-I {} {} {}", c.chain, c.position, c.body),
             table: c.table,

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
-use nfwalk_model::{Host, Hook, MatchKind, Packet, Ruleset, TableName, Target, TcpFlags, Verdict};
+use nfwalk_model::{Hook, Host, MatchKind, Packet, Ruleset, TableName, Target, TcpFlags, Verdict};
 use nfwalk_walk::Ingress;
 use serde::Serialize;
 
@@ -78,7 +78,17 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     #[allow(clippy::too_many_arguments)]
-    fn push(&mut self, code: &'static str, name: &'static str, severity: Severity, line: usize, needle: &str, message: String, explanation: String, fix: Option<String>) {
+    fn push(
+        &mut self,
+        code: &'static str,
+        name: &'static str,
+        severity: Severity,
+        line: usize,
+        needle: &str,
+        message: String,
+        explanation: String,
+        fix: Option<String>,
+    ) {
         let (col, len) = match self.lines.get(line.wrapping_sub(1)) {
             Some(l) if !needle.is_empty() => match l.find(needle) {
                 Some(i) => (l[..i].chars().count() + 1, needle.chars().count()),
@@ -138,7 +148,9 @@ fn outside_iface(host: &Host, r: &nfwalk_model::Rule) -> Option<(String, Ipv4Add
 pub fn published(host: &Host) -> Vec<Published> {
     let mut out = Vec::new();
     let hooks = chain_hooks(host, TableName::Nat);
-    let Some(t) = host.ruleset.table(TableName::Nat) else { return out };
+    let Some(t) = host.ruleset.table(TableName::Nat) else {
+        return out;
+    };
     for c in &t.chains {
         if !hooks.get(&c.name).is_some_and(|h| h.contains(&Hook::Prerouting)) {
             continue;
@@ -153,10 +165,16 @@ pub fn published(host: &Host) -> Vec<Published> {
                 MatchKind::DstPort { range } if !m.negated => Some(range.lo),
                 _ => None,
             });
-            let (Some(proto), Some(port)) = (proto, port) else { continue };
-            let Some((iface, addr)) = outside_iface(host, r) else { continue };
+            let (Some(proto), Some(port)) = (proto, port) else {
+                continue;
+            };
+            let Some((iface, addr)) = outside_iface(host, r) else {
+                continue;
+            };
             let dst = r.matches.iter().find_map(|m| match &m.kind {
-                MatchKind::Dst { net: ipnet::IpNet::V4(n) } if !m.negated && n.prefix_len() == 32 => Some(n.addr()),
+                MatchKind::Dst {
+                    net: ipnet::IpNet::V4(n),
+                } if !m.negated && n.prefix_len() == 32 => Some(n.addr()),
                 _ => None,
             });
             let to_s = match (to.addr_lo, to.ports) {
@@ -165,7 +183,15 @@ pub fn published(host: &Host) -> Vec<Published> {
                 (None, Some(p)) => format!(":{}", p.lo),
                 _ => String::new(),
             };
-            out.push(Published { line: r.line, chain: c.name.clone(), proto, port, host_addr: dst.unwrap_or(addr), iface, to: to_s });
+            out.push(Published {
+                line: r.line,
+                chain: c.name.clone(),
+                proto,
+                port,
+                host_addr: dst.unwrap_or(addr),
+                iface,
+                to: to_s,
+            });
         }
     }
     out
@@ -186,20 +212,31 @@ fn probe(host: &Host, p: &Published) -> (Ingress, Packet) {
     } else {
         Packet::tcp(src, 40001, p.host_addr, p.port, TcpFlags::SYN)
     };
-    (Ingress::Iface { iface: p.iface.clone(), physin: None }, pkt)
+    (
+        Ingress::Iface {
+            iface: p.iface.clone(),
+            physin: None,
+        },
+        pkt,
+    )
 }
 
 fn port_matches(r: &nfwalk_model::Rule, port: u16) -> Option<String> {
     r.matches.iter().find_map(|m| match &m.kind {
         MatchKind::DstPort { range } if !m.negated && range.contains(port) => Some(m.text.clone()),
-        MatchKind::Multiport { dir: nfwalk_model::ruleset::PortDir::Dst, ports } if !m.negated && ports.iter().any(|x| x.contains(port)) => Some(m.text.clone()),
+        MatchKind::Multiport {
+            dir: nfwalk_model::ruleset::PortDir::Dst,
+            ports,
+        } if !m.negated && ports.iter().any(|x| x.contains(port)) => Some(m.text.clone()),
         _ => None,
     })
 }
 
 fn dst_matches(r: &nfwalk_model::Rule, a: Ipv4Addr) -> Option<String> {
     r.matches.iter().find_map(|m| match &m.kind {
-        MatchKind::Dst { net } if !m.negated && net.contains(&std::net::IpAddr::V4(a)) && net.prefix_len() > 0 => Some(m.text.clone()),
+        MatchKind::Dst { net } if !m.negated && net.contains(&std::net::IpAddr::V4(a)) && net.prefix_len() > 0 => {
+            Some(m.text.clone())
+        }
         _ => None,
     })
 }
@@ -211,23 +248,38 @@ fn traffic_checks(cx: &mut Ctx<'_>) {
         return;
     }
     let fhooks = chain_hooks(host, TableName::Filter);
-    let Some(ft) = host.ruleset.table(TableName::Filter) else { return };
+    let Some(ft) = host.ruleset.table(TableName::Filter) else {
+        return;
+    };
     let mut done = BTreeSet::new();
     for p in &pubs {
         let (ing, pkt) = probe(host, p);
         for c in &ft.chains {
             let hooks = fhooks.get(&c.name).cloned().unwrap_or_default();
             for (i, r) in c.rules.iter().enumerate() {
-                if done.contains(&r.line) || r.matches.iter().any(|m| m.module == "conntrack" && m.text.contains("--ctorig")) {
+                if done.contains(&r.line)
+                    || r.matches
+                        .iter()
+                        .any(|m| m.module == "conntrack" && m.text.contains("--ctorig"))
+                {
                     continue;
                 }
                 let needle = port_matches(r, p.port).or_else(|| dst_matches(r, p.host_addr));
                 let Some(needle) = needle else { continue };
-                let req = Request { ingress: ing.clone(), packet: pkt.clone(), expect: None, rule: Some(RuleSel::At(TableName::Filter, c.name.clone(), i + 1)), before: Vec::new() };
+                let req = Request {
+                    ingress: ing.clone(),
+                    packet: pkt.clone(),
+                    expect: None,
+                    rule: Some(RuleSel::At(TableName::Filter, c.name.clone(), i + 1)),
+                    before: Vec::new(),
+                };
                 let Ok(ex) = explain(host, &req) else { continue };
                 let Some(w) = ex.why_not.first() else { continue };
                 let fix = ex.fixes.first().map(|f| f.command.clone());
-                if hooks.contains(&Hook::Forward) && w.status == "condition_failed" && w.conditions.iter().any(|c| c.rewritten_by.is_some()) {
+                if hooks.contains(&Hook::Forward)
+                    && w.status == "condition_failed"
+                    && w.conditions.iter().any(|c| c.rewritten_by.is_some())
+                {
                     let cnd = &w.conditions[0];
                     done.insert(r.line);
                     cx.push(
@@ -243,7 +295,12 @@ fn traffic_checks(cx: &mut Ctx<'_>) {
                         ),
                         fix,
                     );
-                } else if hooks.iter().all(|h| *h == Hook::Input) && !hooks.is_empty() && w.status == "not_reached" && ex.trace.fate.verdict() == "accept" && !matches!(ex.trace.fate, nfwalk_walk::Fate::DeliveredLocally) {
+                } else if hooks.iter().all(|h| *h == Hook::Input)
+                    && !hooks.is_empty()
+                    && w.status == "not_reached"
+                    && ex.trace.fate.verdict() == "accept"
+                    && !matches!(ex.trace.fate, nfwalk_walk::Fate::DeliveredLocally)
+                {
                     done.insert(r.line);
                     cx.push(
                         "NFW002",
@@ -272,9 +329,21 @@ fn traffic_checks(cx: &mut Ctx<'_>) {
             if t.fate.verdict() != "accept" || matches!(t.fate, nfwalk_walk::Fate::DeliveredLocally) {
                 continue;
             }
-            let req = Request { ingress: ing.clone(), packet: pkt.clone(), expect: Some(Expect::Drop), rule: None, before: Vec::new() };
-            let fix = explain(host, &req).ok().and_then(|e| e.fixes.first().map(|f| f.command.clone()));
-            let why = if ufw { "UFW denies incoming traffic" } else { "INPUT's policy is DROP" };
+            let req = Request {
+                ingress: ing.clone(),
+                packet: pkt.clone(),
+                expect: Some(Expect::Drop),
+                rule: None,
+                before: Vec::new(),
+            };
+            let fix = explain(host, &req)
+                .ok()
+                .and_then(|e| e.fixes.first().map(|f| f.command.clone()));
+            let why = if ufw {
+                "UFW denies incoming traffic"
+            } else {
+                "INPUT's policy is DROP"
+            };
             cx.push(
                 "NFW003",
                 "published-port-bypasses-input",
@@ -353,26 +422,55 @@ fn structure_checks(cx: &mut Ctx<'_>) {
             for s in shadow::shadowed(c) {
                 let r = &c.rules[s.index];
                 let (msg, expl) = if s.empty {
-                    (format!("rule {} of {}/{} can never match: its conditions contradict each other", s.index + 1, t.name, c.name), "no packet satisfies all of its address, port, protocol, interface and state conditions".to_string())
+                    (
+                        format!(
+                            "rule {} of {}/{} can never match: its conditions contradict each other",
+                            s.index + 1,
+                            t.name,
+                            c.name
+                        ),
+                        "no packet satisfies all of its address, port, protocol, interface and state conditions"
+                            .to_string(),
+                    )
                 } else {
-                    let by: Vec<String> = s.by.iter().map(|b| format!("rule {} (line {}) `{}`", b + 1, c.rules[*b].line, c.rules[*b].text)).collect();
+                    let by: Vec<String> =
+                        s.by.iter()
+                            .map(|b| format!("rule {} (line {}) `{}`", b + 1, c.rules[*b].line, c.rules[*b].text))
+                            .collect();
                     (
                         format!(
                             "rule {} of {}/{} can never fire: shadowed by {}",
                             s.index + 1,
                             t.name,
                             c.name,
-                            s.by.iter().map(|b| format!("line {}", c.rules[*b].line)).collect::<Vec<_>>().join(" + ")
+                            s.by.iter()
+                                .map(|b| format!("line {}", c.rules[*b].line))
+                                .collect::<Vec<_>>()
+                                .join(" + ")
                         ),
-                        format!("every packet it matches is already decided by {}", by.join(" together with ")),
+                        format!(
+                            "every packet it matches is already decided by {}",
+                            by.join(" together with ")
+                        ),
                     )
                 };
-                cx.push("NFW004", "shadowed-rule", Severity::Warning, r.line, "", msg, expl, Some("delete it, or move it above the rule(s) that cover it".into()));
+                cx.push(
+                    "NFW004",
+                    "shadowed-rule",
+                    Severity::Warning,
+                    r.line,
+                    "",
+                    msg,
+                    expl,
+                    Some("delete it, or move it above the rule(s) that cover it".into()),
+                );
             }
         }
     }
     if let Some(fwd) = rs.table(TableName::Filter).and_then(|t| t.chain("FORWARD")) {
-        let docker = rs.table(TableName::Filter).is_some_and(|t| t.chain("DOCKER").is_some() || t.chain("DOCKER-USER").is_some());
+        let docker = rs
+            .table(TableName::Filter)
+            .is_some_and(|t| t.chain("DOCKER").is_some() || t.chain("DOCKER-USER").is_some());
         if docker && fwd.policy == Some(Verdict::Accept) {
             cx.push(
                 "NFW008",
@@ -389,10 +487,18 @@ fn structure_checks(cx: &mut Ctx<'_>) {
     for (reason, line) in unknown {
         cx.push("NFW010", "not-modelled", Severity::Note, line, "", format!("nfwalk cannot model this: {reason}"), "walks through rules using it report `cannot decide here` and explore both outcomes; lint makes no shadowing claims about them".into(), None);
     }
-    let legacy_warn = cx.input.text.is_some_and(|t| t.contains("iptables-legacy tables present"));
+    let legacy_warn = cx
+        .input
+        .text
+        .is_some_and(|t| t.contains("iptables-legacy tables present"));
     let legacy_rules = cx.input.legacy.is_some_and(|l| l.rules().next().is_some());
     if (legacy_warn || legacy_rules) && rs.rules().next().is_some() {
-        let line = cx.lines.iter().position(|l| l.contains("iptables-legacy tables present")).map(|i| i + 1).unwrap_or(0);
+        let line = cx
+            .lines
+            .iter()
+            .position(|l| l.contains("iptables-legacy tables present"))
+            .map(|i| i + 1)
+            .unwrap_or(0);
         cx.push(
             "NFW009",
             "mixed-backends",
@@ -410,12 +516,18 @@ fn structure_checks(cx: &mut Ctx<'_>) {
 /// route or another remote network); without any, every addressed interface that is neither
 /// loopback, a bridge nor a bridge port.
 pub fn uplinks(host: &Host) -> Vec<&nfwalk_model::Interface> {
-    let plain = |i: &&nfwalk_model::Interface| i.name != "lo" && i.kind.as_deref() != Some("bridge") && i.master.is_none() && !i.addrs.is_empty();
+    let plain = |i: &&nfwalk_model::Interface| {
+        i.name != "lo" && i.kind.as_deref() != Some("bridge") && i.master.is_none() && !i.addrs.is_empty()
+    };
     let via_gw: Vec<&nfwalk_model::Interface> = host
         .interfaces
         .iter()
         .filter(plain)
-        .filter(|i| host.routes.iter().any(|r| r.gateway.is_some() && r.dev.as_deref() == Some(i.name.as_str())))
+        .filter(|i| {
+            host.routes
+                .iter()
+                .any(|r| r.gateway.is_some() && r.dev.as_deref() == Some(i.name.as_str()))
+        })
         .collect();
     if !via_gw.is_empty() {
         return via_gw;
@@ -471,11 +583,18 @@ pub fn exposures(host: &Host) -> Vec<Exposure> {
             let mut srcs = Vec::new();
             if let Some(n) = up.addrs.first() {
                 let base = u32::from(n.network());
-                if let Some(a) = (10..20u32).map(|k| Ipv4Addr::from(base.wrapping_add(k))).find(|a| n.contains(a) && *a != n.addr() && *a != n.broadcast()) {
+                if let Some(a) = (10..20u32)
+                    .map(|k| Ipv4Addr::from(base.wrapping_add(k)))
+                    .find(|a| n.contains(a) && *a != n.addr() && *a != n.broadcast())
+                {
                     srcs.push(a);
                 }
             }
-            if host.routes.iter().any(|r| r.gateway.is_some() && r.dev.as_deref() == Some(up.name.as_str())) {
+            if host
+                .routes
+                .iter()
+                .any(|r| r.gateway.is_some() && r.dev.as_deref() == Some(up.name.as_str()))
+            {
                 srcs.push(remote);
             }
             for src in srcs {
@@ -486,11 +605,23 @@ pub fn exposures(host: &Host) -> Vec<Exposure> {
                 } else {
                     break;
                 };
-                let ing = Ingress::Iface { iface: up.name.clone(), physin: None };
-                let req = Request { ingress: ing, packet: pkt.clone(), expect: None, rule: None, before: Vec::new() };
+                let ing = Ingress::Iface {
+                    iface: up.name.clone(),
+                    physin: None,
+                };
+                let req = Request {
+                    ingress: ing,
+                    packet: pkt.clone(),
+                    expect: None,
+                    rule: None,
+                    before: Vec::new(),
+                };
                 let Ok(ex) = explain(host, &req) else { continue };
                 let fp = &ex.trace.final_packet;
-                if !matches!(ex.trace.fate, nfwalk_walk::Fate::DeliveredLocally) || fp.dport != l.port || !l.accepts(fp.dst, Some(&up.name)) {
+                if !matches!(ex.trace.fate, nfwalk_walk::Fate::DeliveredLocally)
+                    || fp.dport != l.port
+                    || !l.accepts(fp.dst, Some(&up.name))
+                {
                     continue;
                 }
                 let d = &ex.decided_by;
@@ -502,20 +633,43 @@ pub fn exposures(host: &Host) -> Vec<Exposure> {
                             .and_then(|t| t.chain(&r.chain))
                             .and_then(|c| c.rules.get(r.index.wrapping_sub(1)))
                             .is_some_and(|rule| port_matches(rule, l.port).is_some());
-                        (format!("{}/{} rule {} (line {}): {}", r.table, r.chain, r.index, r.line, r.text), r.line, named)
+                        (
+                            format!("{}/{} rule {} (line {}): {}", r.table, r.chain, r.index, r.line, r.text),
+                            r.line,
+                            named,
+                        )
                     }
                     None => match (d.table, &d.chain) {
                         (Some(tb), Some(c)) => {
-                            let line = host.ruleset.table(tb).and_then(|t| t.chain(c)).map(|c| c.line).unwrap_or(0);
+                            let line = host
+                                .ruleset
+                                .table(tb)
+                                .and_then(|t| t.chain(c))
+                                .map(|c| c.line)
+                                .unwrap_or(0);
                             (format!("the policy ACCEPT of {tb}/{c}"), line, false)
                         }
                         _ => ("no rule at all (no filter table is loaded)".to_string(), 0, false),
                     },
                 };
-                if out.iter().any(|x: &Exposure| x.iface == up.name && x.listener.proto == l.proto && x.listener.port == l.port && x.listener.ipv4 == l.ipv4) {
+                if out.iter().any(|x: &Exposure| {
+                    x.iface == up.name
+                        && x.listener.proto == l.proto
+                        && x.listener.port == l.port
+                        && x.listener.ipv4 == l.ipv4
+                }) {
                     break;
                 }
-                out.push(Exposure { listener: l.clone(), iface: up.name.clone(), probe: pkt.summary(), packet: pkt.clone(), accepted_by, rule: d.rule.clone(), line, port_named });
+                out.push(Exposure {
+                    listener: l.clone(),
+                    iface: up.name.clone(),
+                    probe: pkt.summary(),
+                    packet: pkt.clone(),
+                    accepted_by,
+                    rule: d.rule.clone(),
+                    line,
+                    port_named,
+                });
                 break;
             }
         }
@@ -529,7 +683,9 @@ fn exposure_checks(cx: &mut Ctx<'_>) {
         return;
     }
     let ft = host.ruleset.table(TableName::Filter);
-    let input_drop = ft.and_then(|t| t.chain("INPUT")).is_some_and(|c| c.policy == Some(Verdict::Drop));
+    let input_drop = ft
+        .and_then(|t| t.chain("INPUT"))
+        .is_some_and(|c| c.policy == Some(Verdict::Drop));
     let ufw = ft.is_some_and(|t| t.chains.iter().any(|c| c.name.starts_with("ufw-")));
     for e in exposures(host) {
         let l = &e.listener;
@@ -540,9 +696,24 @@ fn exposure_checks(cx: &mut Ctx<'_>) {
         };
         let meant_to_block = (input_drop || ufw) && !e.port_named;
         if meant_to_block {
-            let why = if ufw { "UFW denies incoming traffic by default" } else { "INPUT's policy is DROP" };
-            let req = Request { ingress: Ingress::Iface { iface: e.iface.clone(), physin: None }, packet: e.packet.clone(), expect: Some(Expect::Drop), rule: None, before: Vec::new() };
-            let fix = explain(host, &req).ok().and_then(|x| x.fixes.first().map(|f| f.command.clone()));
+            let why = if ufw {
+                "UFW denies incoming traffic by default"
+            } else {
+                "INPUT's policy is DROP"
+            };
+            let req = Request {
+                ingress: Ingress::Iface {
+                    iface: e.iface.clone(),
+                    physin: None,
+                },
+                packet: e.packet.clone(),
+                expect: Some(Expect::Drop),
+                rule: None,
+                before: Vec::new(),
+            };
+            let fix = explain(host, &req)
+                .ok()
+                .and_then(|x| x.fixes.first().map(|f| f.command.clone()));
             cx.push(
                 "NFW012",
                 "listener-exposed-despite-deny",
@@ -573,7 +744,11 @@ fn exposure_checks(cx: &mut Ctx<'_>) {
 
 /// Lints a host's ruleset. Findings are sorted by line.
 pub fn lint(input: &LintInput<'_>) -> Vec<Finding> {
-    let mut cx = Ctx { input, lines: input.text.map(|t| t.lines().collect()).unwrap_or_default(), out: Vec::new() };
+    let mut cx = Ctx {
+        input,
+        lines: input.text.map(|t| t.lines().collect()).unwrap_or_default(),
+        out: Vec::new(),
+    };
     if !input.host.ruleset.ipv6 {
         traffic_checks(&mut cx);
         exposure_checks(&mut cx);

@@ -119,13 +119,23 @@ impl Atoms {
         self.reps.len() as u64 - 1
     }
     fn set(&self, p: &IfacePattern) -> Set {
-        Set::from_ranges(self.reps.iter().enumerate().filter(|(_, n)| p.matches(n)).map(|(i, _)| (i as u64, i as u64)).collect())
+        Set::from_ranges(
+            self.reps
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| p.matches(n))
+                .map(|(i, _)| (i as u64, i as u64))
+                .collect(),
+        )
     }
 }
 
 fn net_set(net: &ipnet::IpNet) -> Option<Set> {
     match net {
-        ipnet::IpNet::V4(n) => Some(Set(vec![(u32::from(n.network()) as u64, u32::from(n.broadcast()) as u64)])),
+        ipnet::IpNet::V4(n) => Some(Set(vec![(
+            u32::from(n.network()) as u64,
+            u32::from(n.broadcast()) as u64,
+        )])),
         _ => None,
     }
 }
@@ -149,10 +159,13 @@ fn cube(r: &Rule, atoms: &Atoms) -> (Cube, bool) {
             MatchKind::Dst { net } => net_set(net).map(|s| (1, s)),
             MatchKind::SrcRange { lo, hi } => v4(lo).zip(v4(hi)).map(|(l, h)| (0, Set::from_ranges(vec![(l, h)]))),
             MatchKind::DstRange { lo, hi } => v4(lo).zip(v4(hi)).map(|(l, h)| (1, Set::from_ranges(vec![(l, h)]))),
-            MatchKind::Proto { proto } => Some((2, match proto {
-                Some(p) => Set(vec![(p.0 as u64, p.0 as u64)]),
-                None => Set::full(255),
-            })),
+            MatchKind::Proto { proto } => Some((
+                2,
+                match proto {
+                    Some(p) => Set(vec![(p.0 as u64, p.0 as u64)]),
+                    None => Set::full(255),
+                },
+            )),
             MatchKind::SrcPort { range } => Some((3, Set(vec![(range.lo as u64, range.hi as u64)]))),
             MatchKind::DstPort { range } => Some((4, Set(vec![(range.lo as u64, range.hi as u64)]))),
             MatchKind::Multiport { dir, ports } if *dir != PortDir::Either => Some((
@@ -163,7 +176,16 @@ fn cube(r: &Rule, atoms: &Atoms) -> (Cube, bool) {
             MatchKind::OutIface { iface } => Some((6, atoms.set(iface))),
             MatchKind::CtState { states } if states.0 & (32 | 64) == 0 => {
                 let bits = [1u8, 2, 4, 8, 16];
-                Some((7, Set::from_ranges(bits.iter().enumerate().filter(|(_, b)| states.0 & **b != 0).map(|(i, _)| (i as u64, i as u64)).collect())))
+                Some((
+                    7,
+                    Set::from_ranges(
+                        bits.iter()
+                            .enumerate()
+                            .filter(|(_, b)| states.0 & **b != 0)
+                            .map(|(i, _)| (i as u64, i as u64))
+                            .collect(),
+                    ),
+                ))
             }
             MatchKind::Comment { .. } => continue,
             _ => None,
@@ -249,7 +271,11 @@ pub fn shadowed(c: &Chain) -> Vec<Shadowed> {
     let mut out = Vec::new();
     for (j, (cj, _)) in cubes.iter().enumerate() {
         if cj.0.iter().any(|s| s.is_empty()) {
-            out.push(Shadowed { index: j, by: vec![], empty: true });
+            out.push(Shadowed {
+                index: j,
+                by: vec![],
+                empty: true,
+            });
             continue;
         }
         let mut remaining = vec![cj.clone()];
@@ -292,7 +318,11 @@ pub fn shadowed(c: &Chain) -> Vec<Shadowed> {
                     k += 1;
                 }
             }
-            out.push(Shadowed { index: j, by, empty: false });
+            out.push(Shadowed {
+                index: j,
+                by,
+                empty: false,
+            });
         }
     }
     out

@@ -30,15 +30,26 @@ fn run(sc: &Scenario) -> KernelRun {
 /// snapshot's has the lab's TRACE rules in it).
 fn host_of(r: &KernelRun, sc: &Scenario) -> (Host, String) {
     let (mut host, _) = nfwalk_parse::snapshot::load_snapshot(&r.snapshot_dir).expect("kernel snapshot loads");
-    host.ruleset = nfwalk_parse::iptables::load("rules.v4", &sc.rules_v4).expect("rules load").ruleset;
+    host.ruleset = nfwalk_parse::iptables::load("rules.v4", &sc.rules_v4)
+        .expect("rules load")
+        .ruleset;
     let _ = std::fs::remove_dir_all(&r.dir);
     (host, sc.rules_v4.clone())
 }
 
 fn client_pkt(dport: u16, sport: u16) -> Request {
     Request {
-        ingress: Ingress::Iface { iface: "enp1s0".into(), physin: None },
-        packet: Packet::tcp("198.51.100.10".parse().unwrap(), sport, "198.51.100.1".parse().unwrap(), dport, TcpFlags::SYN),
+        ingress: Ingress::Iface {
+            iface: "enp1s0".into(),
+            physin: None,
+        },
+        packet: Packet::tcp(
+            "198.51.100.10".parse().unwrap(),
+            sport,
+            "198.51.100.1".parse().unwrap(),
+            dport,
+            TcpFlags::SYN,
+        ),
         expect: None,
         rule: None,
         before: Vec::new(),
@@ -51,7 +62,17 @@ fn check(mut sc: Scenario, req: Request, client: usize) -> (Outcome, Outcome, nf
     let before = run(&sc);
     let (host, text) = host_of(&before, &sc);
     let ex = explain(&host, &req).expect("explains");
-    let top = ex.fixes.first().unwrap_or_else(|| panic!("{}: no verified fix:\n{}", sc.name, nfwalk_analyze::render::explanation_text(&ex))).clone();
+    let top = ex
+        .fixes
+        .first()
+        .unwrap_or_else(|| {
+            panic!(
+                "{}: no verified fix:\n{}",
+                sc.name,
+                nfwalk_analyze::render::explanation_text(&ex)
+            )
+        })
+        .clone();
     assert!(top.verified);
     sc.rules_v4 = fix::apply_to_text(&host, &text, &top).expect("fix applies to the text");
     sc.name = format!("{}-fixed", sc.name);
@@ -60,7 +81,11 @@ fn check(mut sc: Scenario, req: Request, client: usize) -> (Outcome, Outcome, nf
     }
     let after = run(&sc);
     let _ = std::fs::remove_dir_all(&after.dir);
-    (before.clients[client].outcome.clone(), after.clients[client].outcome.clone(), top)
+    (
+        before.clients[client].outcome.clone(),
+        after.clients[client].outcome.clone(),
+        top,
+    )
 }
 
 #[test]
@@ -68,7 +93,10 @@ fn seed_top_fix_blocks_published_port_on_the_kernel() {
     if !kernel_available() {
         return;
     }
-    let req = Request { expect: Some(Expect::Drop), ..client_pkt(10000, 40001) };
+    let req = Request {
+        expect: Some(Expect::Drop),
+        ..client_pkt(10000, 40001)
+    };
     let (before, after, top) = check(scenario::by_name("seed").unwrap(), req, 0);
     assert_eq!(before, Outcome::Reply("+PONG".into()));
     assert_eq!(after, Outcome::Timeout, "fix {}", top.command);
@@ -81,8 +109,16 @@ fn seed_input_rule_fix_moves_the_block_to_docker_user_on_the_kernel() {
         return;
     }
     let sc = scenario::by_name("seed-input").unwrap();
-    let line = sc.rules_v4.lines().position(|l| l == "-A INPUT -p tcp -m tcp --dport 10000 -j DROP").unwrap() + 1;
-    let req = Request { rule: Some(RuleSel::Line(line)), ..client_pkt(10000, 40001) };
+    let line = sc
+        .rules_v4
+        .lines()
+        .position(|l| l == "-A INPUT -p tcp -m tcp --dport 10000 -j DROP")
+        .unwrap()
+        + 1;
+    let req = Request {
+        rule: Some(RuleSel::Line(line)),
+        ..client_pkt(10000, 40001)
+    };
     let (before, after, top) = check(sc, req, 0);
     assert_eq!(before, Outcome::Reply("+PONG".into()));
     assert_eq!(after, Outcome::Timeout, "fix {}", top.command);
@@ -94,7 +130,10 @@ fn seed_input_expect_accept_opens_the_host_service_on_the_kernel() {
     if !kernel_available() {
         return;
     }
-    let req = Request { expect: Some(Expect::Accept), ..client_pkt(8080, 40002) };
+    let req = Request {
+        expect: Some(Expect::Accept),
+        ..client_pkt(8080, 40002)
+    };
     let (before, after, top) = check(scenario::by_name("seed-input").unwrap(), req, 1);
     assert_eq!(before, Outcome::Timeout);
     assert_eq!(after, Outcome::Reply("HOST".into()), "fix {}", top.command);
@@ -110,18 +149,33 @@ fn input_policy_drop_bypass_is_real_and_the_fix_closes_it() {
     }
     let mut sc = scenario::by_name("seed").unwrap();
     sc.name = "input-drop".into();
-    sc.rules_v4 = sc.rules_v4.replace(":INPUT ACCEPT [0:0]\n:FORWARD DROP", ":INPUT DROP [0:0]\n:FORWARD DROP");
+    sc.rules_v4 = sc
+        .rules_v4
+        .replace(":INPUT ACCEPT [0:0]\n:FORWARD DROP", ":INPUT DROP [0:0]\n:FORWARD DROP");
     assert!(sc.rules_v4.contains(":INPUT DROP"));
     let host = {
-        let mut h = nfwalk_parse::snapshot::load_snapshot(&nfwalk_lab::scenario::scenarios_dir().join("seed/snapshot")).expect("recorded snapshot").0;
+        let mut h = nfwalk_parse::snapshot::load_snapshot(&nfwalk_lab::scenario::scenarios_dir().join("seed/snapshot"))
+            .expect("recorded snapshot")
+            .0;
         h.ruleset = nfwalk_parse::iptables::load("rules.v4", &sc.rules_v4).unwrap().ruleset;
         h
     };
-    let f = lint(&LintInput { host: &host, text: Some(&sc.rules_v4), legacy: None });
+    let f = lint(&LintInput {
+        host: &host,
+        text: Some(&sc.rules_v4),
+        legacy: None,
+    });
     assert!(f.iter().any(|x| x.code == "NFW003"), "{f:#?}");
-    let req = Request { expect: Some(Expect::Drop), ..client_pkt(10000, 40001) };
+    let req = Request {
+        expect: Some(Expect::Drop),
+        ..client_pkt(10000, 40001)
+    };
     let (before, after, top) = check(sc, req, 0);
-    assert_eq!(before, Outcome::Reply("+PONG".into()), "the kernel lets the published port through despite INPUT DROP");
+    assert_eq!(
+        before,
+        Outcome::Reply("+PONG".into()),
+        "the kernel lets the published port through despite INPUT DROP"
+    );
     assert_eq!(after, Outcome::Timeout, "fix {}", top.command);
 }
 
@@ -136,10 +190,18 @@ fn lint_ineffective_docker_user_rule_confirmed_by_counters() {
     let r = run(&sc);
     let (host, text) = host_of(&r, &sc);
     let _ = std::fs::remove_dir_all(&r.dir);
-    let f = lint(&LintInput { host: &host, text: Some(&text), legacy: None });
+    let f = lint(&LintInput {
+        host: &host,
+        text: Some(&text),
+        legacy: None,
+    });
     let nfw1 = f.iter().find(|x| x.code == "NFW001").expect("NFW001");
     let flagged = text.lines().nth(nfw1.line - 1).unwrap();
     assert_eq!(r.clients[0].outcome, Outcome::Reply("+PONG".into()));
-    let counter = r.counters.lines().find(|l| l.starts_with('[') && l.ends_with(flagged)).expect("flagged rule in the kernel's counters");
+    let counter = r
+        .counters
+        .lines()
+        .find(|l| l.starts_with('[') && l.ends_with(flagged))
+        .expect("flagged rule in the kernel's counters");
     assert!(counter.starts_with("[0:0]"), "{counter}");
 }

@@ -88,13 +88,21 @@ fn topology() -> Scenario {
 
 fn serve(lab: &mut Lab, l4: &str, addr: &str, port: u16) -> LabChild {
     let p = port.to_string();
-    let mut c = lab.spawn("host", &["python3", "-u", "-c", SERVER, l4, addr, &p]).expect("spawn server");
-    assert!(poll_until(TIMEOUT, || c.stdout().contains("READY") || c.try_wait().is_some()) && c.stdout().contains("READY"), "server {l4} {addr}:{port}: {}", c.stderr());
+    let mut c = lab
+        .spawn("host", &["python3", "-u", "-c", SERVER, l4, addr, &p])
+        .expect("spawn server");
+    assert!(
+        poll_until(TIMEOUT, || c.stdout().contains("READY") || c.try_wait().is_some()) && c.stdout().contains("READY"),
+        "server {l4} {addr}:{port}: {}",
+        c.stderr()
+    );
     c
 }
 
 fn talk(lab: &Lab, l4: &str, dst: &str, port: u16) -> String {
-    let out = lab.exec("client", &["python3", "-c", CLIENT, l4, dst, &port.to_string()]).expect("client runs");
+    let out = lab
+        .exec("client", &["python3", "-c", CLIENT, l4, dst, &port.to_string()])
+        .expect("client runs");
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -106,7 +114,8 @@ fn exposed_listeners_answer_real_clients_and_the_fix_closes_them() {
     let sc = topology();
     let mut lab = Lab::new("listen");
     nfwalk_lab::runner::build(&mut lab, &sc).expect("topology");
-    lab.exec_stdin("host", &["iptables-restore"], RULES.as_bytes()).expect("rules load");
+    lab.exec_stdin("host", &["iptables-restore"], RULES.as_bytes())
+        .expect("rules load");
     let _redis = serve(&mut lab, "tcp", "0.0.0.0", 6379);
     let _dns = serve(&mut lab, "udp", "0.0.0.0", 5300);
     let _local = serve(&mut lab, "tcp", "127.0.0.1", 6380);
@@ -115,15 +124,29 @@ fn exposed_listeners_answer_real_clients_and_the_fix_closes_them() {
     nfwalk_parse::snapshot::collect_snapshot_in_netns(&lab.ns_name("host"), &dir).expect("snapshot");
     let (host, _) = nfwalk_parse::snapshot::load_snapshot(&dir).expect("snapshot loads");
     let ports: Vec<u16> = host.listeners.iter().map(|l| l.port).collect();
-    assert!(ports.contains(&6379) && ports.contains(&5300) && ports.contains(&6380), "listeners.txt: {:?}", host.listeners);
+    assert!(
+        ports.contains(&6379) && ports.contains(&5300) && ports.contains(&6380),
+        "listeners.txt: {:?}",
+        host.listeners
+    );
     let text = std::fs::read_to_string(dir.join("iptables-save.txt")).expect("iptables-save.txt");
-    let f = lint(&LintInput { host: &host, text: Some(&text), legacy: None });
-    let exposed: Vec<&nfwalk_analyze::Finding> = f.iter().filter(|x| x.code == "NFW011" || x.code == "NFW012").collect();
+    let f = lint(&LintInput {
+        host: &host,
+        text: Some(&text),
+        legacy: None,
+    });
+    let exposed: Vec<&nfwalk_analyze::Finding> =
+        f.iter().filter(|x| x.code == "NFW011" || x.code == "NFW012").collect();
     let on = |port: u16| exposed.iter().find(|x| x.message.contains(&format!(":{port} ")));
     for port in [6379, 5300] {
         let x = on(port).unwrap_or_else(|| panic!("no exposure finding for {port}: {f:#?}"));
         assert_eq!((x.code, x.severity), ("NFW012", Severity::Warning), "{x:#?}");
-        assert!(x.message.contains("although INPUT's policy is DROP") && x.message.contains("-A INPUT -s 198.51.100.0/24 -j ACCEPT"), "{}", x.message);
+        assert!(
+            x.message.contains("although INPUT's policy is DROP")
+                && x.message.contains("-A INPUT -s 198.51.100.0/24 -j ACCEPT"),
+            "{}",
+            x.message
+        );
     }
     assert!(on(6380).is_none(), "loopback-only socket reported: {exposed:#?}");
 

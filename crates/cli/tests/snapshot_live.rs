@@ -32,7 +32,9 @@ fn snapshot_of_a_live_namespace_loads_and_walks() {
     let peer = format!("{}-p", ns.0);
     ip(&["netns", "add", &peer]);
     let _peer = Ns(peer.clone());
-    ip(&["-n", &ns.0, "link", "add", "up0", "type", "veth", "peer", "name", "c0", "netns", &peer]);
+    ip(&[
+        "-n", &ns.0, "link", "add", "up0", "type", "veth", "peer", "name", "c0", "netns", &peer,
+    ]);
     ip(&["-n", &ns.0, "addr", "add", "203.0.113.1/24", "dev", "up0"]);
     ip(&["-n", &ns.0, "link", "set", "up0", "up"]);
     ip(&["-n", &ns.0, "link", "set", "lo", "up"]);
@@ -48,21 +50,50 @@ fn snapshot_of_a_live_namespace_loads_and_walks() {
 
     let dir = std::env::temp_dir().join(format!("nfwalk-snap-{}", std::process::id()));
     let out = Command::new("ip")
-        .args(["netns", "exec", &ns.0, env!("CARGO_BIN_EXE_nfwalk"), "snapshot", dir.to_str().unwrap()])
+        .args([
+            "netns",
+            "exec",
+            &ns.0,
+            env!("CARGO_BIN_EXE_nfwalk"),
+            "snapshot",
+            dir.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    for f in ["ip-link.json", "ip-addr.json", "ip-route.json", "ip-rule.json", "iptables-save.txt", "sysctl.txt"] {
+    for f in [
+        "ip-link.json",
+        "ip-addr.json",
+        "ip-route.json",
+        "ip-rule.json",
+        "iptables-save.txt",
+        "sysctl.txt",
+    ] {
         assert!(dir.join(f).exists(), "{f} written");
     }
     let walk = |dport: &str| {
         Command::new(env!("CARGO_BIN_EXE_nfwalk"))
-            .args(["trace", "--snapshot", dir.to_str().unwrap(), "--in", "up0", "--src", "203.0.113.10", "--dst", "203.0.113.1", "--dport", dport, "--format", "json"])
+            .args([
+                "trace",
+                "--snapshot",
+                dir.to_str().unwrap(),
+                "--in",
+                "up0",
+                "--src",
+                "203.0.113.10",
+                "--dst",
+                "203.0.113.1",
+                "--dport",
+                dport,
+                "--format",
+                "json",
+            ])
             .output()
             .unwrap()
     };
     let ok = walk("22");
-    let v: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&ok.stderr)));
+    let v: serde_json::Value =
+        serde_json::from_slice(&ok.stdout).unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&ok.stderr)));
     assert_eq!(v["fate"], "delivered locally");
     let blocked = walk("23");
     let v: serde_json::Value = serde_json::from_slice(&blocked.stdout).unwrap();

@@ -149,14 +149,25 @@ impl PacketRecord {
             Ingress::Local => (None, None),
         };
         // The bridge, when the walk resolved a port to its bridge.
-        let (in_, physin) = if t.in_iface.is_some() { (t.in_iface.clone(), t.physin.clone()) } else { (in_, physin) };
+        let (in_, physin) = if t.in_iface.is_some() {
+            (t.in_iface.clone(), t.physin.clone())
+        } else {
+            (in_, physin)
+        };
         let p = &t.packet;
         let ports = p.proto.has_ports();
         let mut rewrites = Vec::new();
         let mut evaluation = Vec::new();
         for e in &t.events {
             match e {
-                Event::Rewrite { hook, field, from, to, by, .. } => rewrites.push(RewriteEntry {
+                Event::Rewrite {
+                    hook,
+                    field,
+                    from,
+                    to,
+                    by,
+                    ..
+                } => rewrites.push(RewriteEntry {
                     hook: *hook,
                     field: field.clone(),
                     from: from.clone(),

@@ -26,7 +26,10 @@ fn main() {
             }
         };
         for c in &run.clients {
-            println!("{name}: {}:{} -> {:?} (expected {:?})", c.client.dst, c.client.dport, c.outcome, c.client.expect);
+            println!(
+                "{name}: {}:{} -> {:?} (expected {:?})",
+                c.client.dst, c.client.dport, c.outcome, c.client.expect
+            );
         }
         let kernel = base.join("kernel");
         let snap = base.join("snapshot");
@@ -34,7 +37,14 @@ fn main() {
             let _ = std::fs::remove_dir_all(d);
             std::fs::create_dir_all(d).expect("create output dir");
         }
-        for f in ["cap.pcap", "trace.txt", "counters.txt", "log.txt", "conntrack.txt", "clients.json"] {
+        for f in [
+            "cap.pcap",
+            "trace.txt",
+            "counters.txt",
+            "log.txt",
+            "conntrack.txt",
+            "clients.json",
+        ] {
             std::fs::copy(run.dir.join(f), kernel.join(f)).expect("copy kernel output");
         }
         for f in nfwalk_lab::runner::SNAPSHOT_FILES {

@@ -77,14 +77,20 @@ impl Comparison {
         let mut s = String::new();
         for p in &self.packets {
             if !p.agrees() {
-                s.push_str(&format!("frame {} {}:\n  nfwalk: {:#?}\n  kernel: {:#?}\n", p.frame, p.packet, p.ours, p.kernel));
+                s.push_str(&format!(
+                    "frame {} {}:\n  nfwalk: {:#?}\n  kernel: {:#?}\n",
+                    p.frame, p.packet, p.ours, p.kernel
+                ));
             }
         }
         for (what, k, o) in &self.counter_diffs {
             s.push_str(&format!("counters {what}: kernel {k}, nfwalk {o}\n"));
         }
         if self.log.0 != self.log.1 {
-            s.push_str(&format!("LOG lines differ:\n  kernel: {:#?}\n  nfwalk: {:#?}\n", self.log.0, self.log.1));
+            s.push_str(&format!(
+                "LOG lines differ:\n  kernel: {:#?}\n  nfwalk: {:#?}\n",
+                self.log.0, self.log.1
+            ));
         }
         if self.conntrack.0 != self.conntrack.1 {
             s.push_str(&format!(
@@ -113,7 +119,11 @@ fn kernel_path(k: &KernelPacket) -> Vec<String> {
     k.events()
         .filter_map(|e| match &e.kind {
             TraceEventKind::Rule { verdict, rule_text, .. } => {
-                let v = if verdict == "0xfffffffb" { "RETURN" } else { verdict.as_str() };
+                let v = if verdict == "0xfffffffb" {
+                    "RETURN"
+                } else {
+                    verdict.as_str()
+                };
                 Some(format!("{}:{}:rule:{}  {}", e.table, e.chain, v, rule_text))
             }
             TraceEventKind::Policy { verdict } => Some(format!("{}:{}:policy:{}", e.table, e.chain, verdict)),
@@ -153,7 +163,11 @@ fn packet_ident(p: &nfwalk_model::Packet) -> Ident {
         p.proto.has_ports().then_some(p.sport),
         Some(p.id as u32),
         Some(p.len as u32),
-        if p.proto == nfwalk_model::Proto::TCP { flags_words(p.tcp_flags) } else { Vec::new() },
+        if p.proto == nfwalk_model::Proto::TCP {
+            flags_words(p.tcp_flags)
+        } else {
+            Vec::new()
+        },
     )
 }
 
@@ -255,8 +269,11 @@ fn replay_with_local(
         .filter_map(|f| f.packet.clone())
         .filter(|p| p.proto == nfwalk_model::Proto::ICMP && p.icmp_type == 8)
         .collect();
-    let locals: Vec<(usize, nfwalk_model::Packet)> =
-        kernel.iter().enumerate().filter_map(|(i, k)| Some((i, local_packet(k, &mut echo_requests)?))).collect();
+    let locals: Vec<(usize, nfwalk_model::Packet)> = kernel
+        .iter()
+        .enumerate()
+        .filter_map(|(i, k)| Some((i, local_packet(k, &mut echo_requests)?)))
+        .collect();
     let mut next_local = 0;
     let mut out = Vec::with_capacity(frames.len());
     let mut start = 0;
@@ -292,9 +309,14 @@ pub fn parse_counters(text: &str) -> BTreeMap<String, String> {
             table = t.trim().to_string();
         } else if let Some(rest) = line.strip_prefix(':') {
             let mut it = rest.split_whitespace();
-            let (Some(chain), Some(pol), Some(c)) = (it.next(), it.next(), it.next()) else { continue };
+            let (Some(chain), Some(pol), Some(c)) = (it.next(), it.next(), it.next()) else {
+                continue;
+            };
             if pol != "-" {
-                m.insert(format!("{table}/{chain}/policy"), c.trim_matches(|x| x == '[' || x == ']').to_string());
+                m.insert(
+                    format!("{table}/{chain}/policy"),
+                    c.trim_matches(|x| x == '[' || x == ']').to_string(),
+                );
             }
         } else if line.starts_with('[') {
             if let Some((c, rule)) = line.split_once("] ") {
@@ -330,7 +352,12 @@ pub fn compare(run: &KernelRun) -> Result<Comparison, LabError> {
         .map_err(|e| LabError::msg(format!("{}: {e}", run.pcap.display())))?;
     let frames: Vec<Frame> = frames
         .into_iter()
-        .map(|f| Frame { index: f.index, iface: f.iface, packet: f.packet, skipped: f.skipped })
+        .map(|f| Frame {
+            index: f.index,
+            iface: f.iface,
+            packet: f.packet,
+            skipped: f.skipped,
+        })
         .collect();
     let mut w = Walker::new(&host);
     let kernel_packets = run.packets();
@@ -459,11 +486,18 @@ pub fn compare(run: &KernelRun) -> Result<Comparison, LabError> {
         .collect();
     let originated_locally = |l: &str| {
         let w: Vec<&str> = l.split_whitespace().collect();
-        let first = w.iter().position(|x| x.starts_with("src=")).map(|i| format!(" {} ", w[i..(i + 4).min(w.len())].join(" ")));
+        let first = w
+            .iter()
+            .position(|x| x.starts_with("src="))
+            .map(|i| format!(" {} ", w[i..(i + 4).min(w.len())].join(" ")));
         first.is_some_and(|f| local_tuples.contains(&f))
     };
-    let mut kct: Vec<String> =
-        run.conntrack.iter().filter(|l| !originated_locally(l)).filter_map(|l| norm_conntrack(l)).collect();
+    let mut kct: Vec<String> = run
+        .conntrack
+        .iter()
+        .filter(|l| !originated_locally(l))
+        .filter_map(|l| norm_conntrack(l))
+        .collect();
     let mut oct: Vec<String> = w
         .conntrack
         .conns()

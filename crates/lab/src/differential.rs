@@ -203,16 +203,8 @@ const DST_NETS: [&str; 9] = [
 ];
 const IN_IFACES: [&str; 7] = ["enp1s0", "eth1", "enp+", "eth+", "e+", "lo", "docker0"];
 const OUT_IFACES: [&str; 5] = ["eth1", "enp1s0", "eth+", "enp+", "veth+"];
-const PORTS: [&str; 9] = [
-    "8001", "8002", "8009", "9001", "9002", "9009", "8080", "9080", "22",
-];
-const PORT_RANGES: [&str; 5] = [
-    "8000:8005",
-    "8002:8080",
-    "9000:9010",
-    "1024:65535",
-    "8001:8001",
-];
+const PORTS: [&str; 9] = ["8001", "8002", "8009", "9001", "9002", "9009", "8080", "9080", "22"];
+const PORT_RANGES: [&str; 5] = ["8000:8005", "8002:8080", "9000:9010", "1024:65535", "8001:8001"];
 const MULTIPORTS: [&str; 5] = [
     "8001,9001",
     "8002,8009,9002",
@@ -279,11 +271,7 @@ impl Gen {
         match proto {
             Some(p @ ("tcp" | "udp")) => {
                 if self.rng.chance(45) {
-                    let opt = if self.rng.chance(75) {
-                        "--dport"
-                    } else {
-                        "--sport"
-                    };
+                    let opt = if self.rng.chance(75) { "--dport" } else { "--sport" };
                     let v = if self.rng.chance(70) {
                         self.rng.pick(&PORTS)
                     } else {
@@ -292,16 +280,9 @@ impl Gen {
                     let n = self.neg(15);
                     m.push(format!("{n}{opt} {v}"));
                 } else if self.rng.chance(20) {
-                    let opt = if self.rng.chance(75) {
-                        "--dports"
-                    } else {
-                        "--sports"
-                    };
+                    let opt = if self.rng.chance(75) { "--dports" } else { "--sports" };
                     let n = self.neg(15);
-                    m.push(format!(
-                        "-m multiport {n}{opt} {}",
-                        self.rng.pick(&MULTIPORTS)
-                    ));
+                    m.push(format!("-m multiport {n}{opt} {}", self.rng.pick(&MULTIPORTS)));
                 }
                 if p == "tcp" && self.rng.chance(25) {
                     if self.rng.chance(50) {
@@ -329,10 +310,7 @@ impl Gen {
         }
         if self.rng.chance(20) {
             let n = self.neg(15);
-            m.push(format!(
-                "-m conntrack {n}--ctstate {}",
-                self.rng.pick(&CTSTATES)
-            ));
+            m.push(format!("-m conntrack {n}--ctstate {}", self.rng.pick(&CTSTATES)));
         }
         if self.rng.chance(15) {
             let opt = if self.rng.chance(70) {
@@ -341,10 +319,7 @@ impl Gen {
                 "--src-type"
             };
             let n = self.neg(25);
-            m.push(format!(
-                "-m addrtype {n}{opt} {}",
-                self.rng.pick(&ADDRTYPES)
-            ));
+            m.push(format!("-m addrtype {n}{opt} {}", self.rng.pick(&ADDRTYPES)));
         }
         (m.join(" "), proto)
     }
@@ -374,11 +349,7 @@ impl Gen {
                 }
                 60..=69 => {
                     self.logs += 1;
-                    return format!(
-                        "-j LOG --log-prefix \"d{}r{}: \"",
-                        self.seed % 100_000,
-                        self.logs
-                    );
+                    return format!("-j LOG --log-prefix \"d{}r{}: \"", self.seed % 100_000, self.logs);
                 }
                 70..=94 => {
                     if !callees.is_empty() {
@@ -435,17 +406,15 @@ pub fn ruleset(seed: u64) -> String {
     };
     let n_chains = g.rng.range(1, 2);
     for i in 0..n_chains {
-        let home = if g.rng.chance(50) {
-            Home::Input
-        } else {
-            Home::Forward
-        };
+        let home = if g.rng.chance(50) { Home::Input } else { Home::Forward };
         g.chains.push((format!("U{}", i + 1), home));
     }
     let pol = |g: &mut Gen| if g.rng.chance(50) { "ACCEPT" } else { "DROP" };
     let (pi, pf) = (pol(&mut g), pol(&mut g));
     let mut out = String::new();
-    out.push_str(&format!("# nfwalk differential seed {seed}\n*filter\n:INPUT {pi} [0:0]\n:FORWARD {pf} [0:0]\n:OUTPUT ACCEPT [0:0]\n"));
+    out.push_str(&format!(
+        "# nfwalk differential seed {seed}\n*filter\n:INPUT {pi} [0:0]\n:FORWARD {pf} [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+    ));
     for (c, _) in &g.chains {
         out.push_str(&format!(":{c} - [0:0]\n"));
     }
@@ -475,7 +444,9 @@ pub fn ruleset(seed: u64) -> String {
     }
     out.push_str("COMMIT\n");
     if g.rng.chance(50) {
-        out.push_str("*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n");
+        out.push_str(
+            "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n",
+        );
         let iif = if g.rng.chance(50) { "-i enp1s0 " } else { "" };
         let dst = if g.rng.chance(50) {
             format!("-d {HOST_A}/32 ")
@@ -488,7 +459,10 @@ pub fn ruleset(seed: u64) -> String {
             TCP_PORTS[0]
         ));
         if g.rng.chance(60) {
-            out.push_str(&format!("-A PREROUTING {iif}{dst}-p udp --dport {up} -j DNAT --to-destination {SERVER}:{}\n", UDP_PORTS[0]));
+            out.push_str(&format!(
+                "-A PREROUTING {iif}{dst}-p udp --dport {up} -j DNAT --to-destination {SERVER}:{}\n",
+                UDP_PORTS[0]
+            ));
         }
         match g.rng.below(3) {
             0 => out.push_str("-A POSTROUTING -o eth1 -j MASQUERADE\n"),
@@ -576,11 +550,6 @@ pub fn scenario(seed: u64) -> Scenario {
 pub fn describe_clients(sc: &Scenario) -> String {
     sc.clients
         .iter()
-        .map(|c| {
-            format!(
-                "  {:?} {}:{} -> {}:{}\n",
-                c.l4, c.src, c.sport, c.dst, c.dport
-            )
-        })
+        .map(|c| format!("  {:?} {}:{} -> {}:{}\n", c.l4, c.src, c.sport, c.dst, c.dport))
         .collect()
 }

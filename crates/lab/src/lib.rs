@@ -23,8 +23,7 @@ pub use netns::{poll_until, Lab, LabChild, TIMEOUT};
 pub use runner::{is_root, run_kernel, ClientResult, KernelRun};
 pub use scenario::{Client, Outcome, Scenario, Server, Step, L4};
 pub use trace::{
-    group_packets, parse_packets, parse_trace, KernelPacket, PacketHeader, TraceBlock, TraceEvent,
-    TraceEventKind,
+    group_packets, parse_packets, parse_trace, KernelPacket, PacketHeader, TraceBlock, TraceEvent, TraceEventKind,
 };
 
 use std::path::PathBuf;

@@ -28,8 +28,7 @@ static RUN_COUNTER: AtomicU32 = AtomicU32::new(0);
 
 const MAX_NS: usize = 256;
 const MAX_PIDS: usize = 1024;
-static NS_PATHS: [AtomicPtr<libc::c_char>; MAX_NS] =
-    [const { AtomicPtr::new(std::ptr::null_mut()) }; MAX_NS];
+static NS_PATHS: [AtomicPtr<libc::c_char>; MAX_NS] = [const { AtomicPtr::new(std::ptr::null_mut()) }; MAX_NS];
 static PIDS: [AtomicI32; MAX_PIDS] = [const { AtomicI32::new(0) }; MAX_PIDS];
 static HANDLER: Once = Once::new();
 
@@ -69,7 +68,10 @@ fn unregister_ns(name: &str) {
 
 fn register_pid(pid: i32) {
     for slot in PIDS.iter() {
-        if slot.compare_exchange(0, pid, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+        if slot
+            .compare_exchange(0, pid, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
             return;
         }
     }
@@ -77,7 +79,10 @@ fn register_pid(pid: i32) {
 
 fn unregister_pid(pid: i32) {
     for slot in PIDS.iter() {
-        if slot.compare_exchange(pid, 0, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+        if slot
+            .compare_exchange(pid, 0, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
             return;
         }
     }
@@ -230,7 +235,14 @@ impl Lab {
         let work = std::env::temp_dir().join(format!("nfwk-{run}-{name}"));
         let _ = std::fs::remove_dir_all(&work);
         let _ = std::fs::create_dir_all(&work);
-        Lab { name: name.to_string(), run, namespaces: vec![], work, spawn_counter: 0, children: vec![] }
+        Lab {
+            name: name.to_string(),
+            run,
+            namespaces: vec![],
+            work,
+            spawn_counter: 0,
+            children: vec![],
+        }
     }
 
     /// The lab's name (as given to [`Lab::new`]).
@@ -285,7 +297,12 @@ impl Lab {
     /// b netns B`); both ends are set up.
     pub fn veth(&self, ns_a: &str, if_a: &str, ns_b: &str, if_b: &str) -> Result<(), LabError> {
         let full_b = self.full(ns_b)?;
-        self.ip(ns_a, &["link", "add", if_a, "type", "veth", "peer", "name", if_b, "netns", &full_b])?;
+        self.ip(
+            ns_a,
+            &[
+                "link", "add", if_a, "type", "veth", "peer", "name", if_b, "netns", &full_b,
+            ],
+        )?;
         // No multicast: the IGMP reports a link sends on its own would be host-originated
         // noise in the kernel's trace and counters.
         self.ip(ns_a, &["link", "set", if_a, "multicast", "off"])?;
@@ -367,8 +384,15 @@ impl Lab {
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| LabError::Spawn(cmd.join(" "), e))?;
-        child.stdin.take().expect("piped").write_all(input).map_err(|e| LabError::Spawn(cmd.join(" "), e))?;
-        let out = child.wait_with_output().map_err(|e| LabError::Spawn(cmd.join(" "), e))?;
+        child
+            .stdin
+            .take()
+            .expect("piped")
+            .write_all(input)
+            .map_err(|e| LabError::Spawn(cmd.join(" "), e))?;
+        let out = child
+            .wait_with_output()
+            .map_err(|e| LabError::Spawn(cmd.join(" "), e))?;
         check(cmd, out)
     }
 
@@ -378,7 +402,12 @@ impl Lab {
     pub fn spawn(&mut self, ns: &str, cmd: &[&str]) -> Result<LabChild, LabError> {
         let full = self.full(ns)?;
         self.spawn_counter += 1;
-        let stem = format!("{:02}-{}-{}", self.spawn_counter, ns, sanitize(cmd.first().copied().unwrap_or("cmd")));
+        let stem = format!(
+            "{:02}-{}-{}",
+            self.spawn_counter,
+            ns,
+            sanitize(cmd.first().copied().unwrap_or("cmd"))
+        );
         let stdout_path = self.work.join(format!("{stem}.out"));
         let stderr_path = self.work.join(format!("{stem}.err"));
         let out = File::create(&stdout_path).map_err(|e| LabError::Io(stdout_path.clone(), e))?;
@@ -394,7 +423,11 @@ impl Lab {
         let pid = child.id() as i32;
         register_pid(pid);
         self.children.push(pid);
-        Ok(LabChild { child: Some(child), stdout_path, stderr_path })
+        Ok(LabChild {
+            child: Some(child),
+            stdout_path,
+            stderr_path,
+        })
     }
 
     /// Delete every namespace now (also done on drop).
@@ -430,12 +463,17 @@ impl Drop for Lab {
 }
 
 fn sanitize(s: &str) -> String {
-    s.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect()
+    s.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
 }
 
 fn run_checked(cmd: &mut Command) -> Result<Output, LabError> {
     let desc = format!("{cmd:?}");
-    let out = cmd.stdin(Stdio::null()).output().map_err(|e| LabError::Spawn(desc.clone(), e))?;
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| LabError::Spawn(desc.clone(), e))?;
     if out.status.success() {
         Ok(out)
     } else {

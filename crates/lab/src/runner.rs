@@ -108,8 +108,14 @@ pub fn build(lab: &mut Lab, sc: &Scenario) -> Result<(), LabError> {
 }
 
 /// The six snapshot files.
-pub const SNAPSHOT_FILES: [&str; 6] =
-    ["ip-link.json", "ip-addr.json", "ip-route.json", "ip-rule.json", "iptables-save.txt", "sysctl.txt"];
+pub const SNAPSHOT_FILES: [&str; 6] = [
+    "ip-link.json",
+    "ip-addr.json",
+    "ip-route.json",
+    "ip-rule.json",
+    "iptables-save.txt",
+    "sysctl.txt",
+];
 
 /// Write the snapshot of namespace `ns` into `dir` with
 /// [`nfwalk_parse::snapshot::collect_snapshot_in_netns`] (which also writes `collect.log`), and
@@ -201,12 +207,26 @@ fn start_server(lab: &mut Lab, srv: &Server) -> Result<LabChild, LabError> {
     let script = match srv.l4 {
         L4::Tcp => TCP_SERVER,
         L4::Udp => UDP_SERVER,
-        L4::TcpRst | L4::Icmp => return Err(LabError::Other(format!("server {}:{}: ICMP servers are the kernel itself", srv.addr, srv.port))),
+        L4::TcpRst | L4::Icmp => {
+            return Err(LabError::Other(format!(
+                "server {}:{}: ICMP servers are the kernel itself",
+                srv.addr, srv.port
+            )))
+        }
     };
     let port = srv.port.to_string();
     let mut child = lab.spawn(&srv.ns, &["python3", "-u", "-c", script, &srv.addr, &port, &srv.reply])?;
-    if !poll_until(TIMEOUT, || child.stdout().contains("READY") || child.try_wait().is_some()) || !child.stdout().contains("READY") {
-        return Err(LabError::NotReady(format!("server {}:{} in {}: {}", srv.addr, srv.port, srv.ns, child.stderr())));
+    if !poll_until(TIMEOUT, || {
+        child.stdout().contains("READY") || child.try_wait().is_some()
+    }) || !child.stdout().contains("READY")
+    {
+        return Err(LabError::NotReady(format!(
+            "server {}:{} in {}: {}",
+            srv.addr,
+            srv.port,
+            srv.ns,
+            child.stderr()
+        )));
     }
     Ok(child)
 }
@@ -218,8 +238,17 @@ fn run_client(lab: &mut Lab, c: &Client) -> Result<Outcome, LabError> {
         L4::TcpRst => "tcp-rst",
         L4::Icmp => "icmp",
     };
-    let (sport, dport, t) = (c.sport.to_string(), c.dport.to_string(), (c.timeout_ms as f64 / 1000.0).to_string());
-    let mut child = lab.spawn(&c.ns, &["python3", "-u", "-c", CLIENT, l4, &c.src, &sport, &c.dst, &dport, &c.send, &t])?;
+    let (sport, dport, t) = (
+        c.sport.to_string(),
+        c.dport.to_string(),
+        (c.timeout_ms as f64 / 1000.0).to_string(),
+    );
+    let mut child = lab.spawn(
+        &c.ns,
+        &[
+            "python3", "-u", "-c", CLIENT, l4, &c.src, &sport, &c.dst, &dport, &c.send, &t,
+        ],
+    )?;
     let limit = Duration::from_millis(c.timeout_ms) + TIMEOUT;
     if child.wait_timeout(limit).is_none() {
         return Ok(Outcome::Error(format!("client did not finish in {limit:?}")));
@@ -240,7 +269,9 @@ fn run_client(lab: &mut Lab, c: &Client) -> Result<Outcome, LabError> {
 fn netlink_trace_listener(lab: &Lab, ns: &str) -> bool {
     // /proc/net/netlink: sk Eth Pid Groups …; NETLINK_NETFILTER = 12, NFNLGRP_NFTRACE = 9
     // → bit 1 << (9 - 1) in the first 32 groups.
-    let Ok(out) = lab.exec(ns, &["cat", "/proc/net/netlink"]) else { return false };
+    let Ok(out) = lab.exec(ns, &["cat", "/proc/net/netlink"]) else {
+        return false;
+    };
     String::from_utf8_lossy(&out.stdout).lines().skip(1).any(|l| {
         let f: Vec<&str> = l.split_whitespace().collect();
         f.len() > 3 && f[1] == "12" && u32::from_str_radix(f[3], 16).map(|g| g & 0x100 != 0).unwrap_or(false)
@@ -286,7 +317,9 @@ fn ensure_root_sysctl() {
     // The only root-namespace change the lab makes: LOG lines from namespaces reach dmesg.
     let cur = std::fs::read_to_string("/proc/sys/net/netfilter/nf_log_all_netns").unwrap_or_default();
     if cur.trim() != "1" {
-        let _ = Command::new("sysctl").args(["-w", "net.netfilter.nf_log_all_netns=1"]).output();
+        let _ = Command::new("sysctl")
+            .args(["-w", "net.netfilter.nf_log_all_netns=1"])
+            .output();
     }
 }
 
@@ -367,7 +400,26 @@ pub fn run_kernel(sc: &Scenario, out: Option<&Path>) -> Result<KernelRun, LabErr
     let pcap = dir.join("cap.pcap");
     let _ = std::fs::remove_file(&pcap);
     let pcap_s = pcap.to_string_lossy().into_owned();
-    let mut tcpdump = lab.spawn(host, &["tcpdump", "-Z", "root", "--immediate-mode", "-s", "4096", "-B", "8192", "-i", "any", "-Q", "in", "-U", "-w", &pcap_s])?;
+    let mut tcpdump = lab.spawn(
+        host,
+        &[
+            "tcpdump",
+            "-Z",
+            "root",
+            "--immediate-mode",
+            "-s",
+            "4096",
+            "-B",
+            "8192",
+            "-i",
+            "any",
+            "-Q",
+            "in",
+            "-U",
+            "-w",
+            &pcap_s,
+        ],
+    )?;
     if !poll_until(TIMEOUT, || tcpdump.stderr().contains("listening on")) {
         return Err(LabError::NotReady(format!("tcpdump: {}", tcpdump.stderr())));
     }
@@ -388,7 +440,10 @@ pub fn run_kernel(sc: &Scenario, out: Option<&Path>) -> Result<KernelRun, LabErr
     let mut clients = vec![];
     for c in &sc.clients {
         let outcome = run_client(&mut lab, c)?;
-        clients.push(ClientResult { client: c.clone(), outcome });
+        clients.push(ClientResult {
+            client: c.clone(),
+            outcome,
+        });
     }
 
     // Quiescence: the trace file has not grown for 500 ms (at most TIMEOUT).
@@ -421,9 +476,29 @@ pub fn run_kernel(sc: &Scenario, out: Option<&Path>) -> Result<KernelRun, LabErr
 
     write(&dir, "trace.txt", raw_trace.as_bytes())?;
     write(&dir, "counters.txt", counters.as_bytes())?;
-    write(&dir, "log.txt", log_lines.iter().map(|l| format!("{l}\n")).collect::<String>().as_bytes())?;
-    write(&dir, "conntrack.txt", conntrack.iter().map(|l| format!("{l}\n")).collect::<String>().as_bytes())?;
-    write(&dir, "clients.json", serde_json::to_string_pretty(&clients).expect("serialisable").as_bytes())?;
+    write(
+        &dir,
+        "log.txt",
+        log_lines
+            .iter()
+            .map(|l| format!("{l}\n"))
+            .collect::<String>()
+            .as_bytes(),
+    )?;
+    write(
+        &dir,
+        "conntrack.txt",
+        conntrack
+            .iter()
+            .map(|l| format!("{l}\n"))
+            .collect::<String>()
+            .as_bytes(),
+    )?;
+    write(
+        &dir,
+        "clients.json",
+        serde_json::to_string_pretty(&clients).expect("serialisable").as_bytes(),
+    )?;
     write(&dir, "rules.v4", sc.rules_v4.as_bytes())?;
 
     lab.destroy();

@@ -223,7 +223,17 @@ pub fn seed_log() -> Scenario {
 }
 
 fn client(ns: &str, l4: L4, src: &str, sport: u16, dst: &str, dport: u16, expect: Outcome, timeout_ms: u64) -> Client {
-    Client { ns: s(ns), l4, src: s(src), sport, dst: s(dst), dport, send: s("HELLO"), expect, timeout_ms }
+    Client {
+        ns: s(ns),
+        l4,
+        src: s(src),
+        sport,
+        dst: s(dst),
+        dport,
+        send: s("HELLO"),
+        expect,
+        timeout_ms,
+    }
 }
 
 /// Outbound through Docker's MASQUERADE: the container opens a TCP connection
@@ -233,11 +243,41 @@ fn client(ns: &str, l4: L4, src: &str, sport: u16, dst: &str, dport: u16, expect
 pub fn masq_out() -> Scenario {
     let mut sc = seed_topology("masq-out");
     sc.servers = vec![
-        Server { ns: s("client"), l4: L4::Tcp, addr: s("198.51.100.10"), port: 7000, reply: s("TCP-OK") },
-        Server { ns: s("client"), l4: L4::Udp, addr: s("198.51.100.10"), port: 7001, reply: s("UDP-OK") },
+        Server {
+            ns: s("client"),
+            l4: L4::Tcp,
+            addr: s("198.51.100.10"),
+            port: 7000,
+            reply: s("TCP-OK"),
+        },
+        Server {
+            ns: s("client"),
+            l4: L4::Udp,
+            addr: s("198.51.100.10"),
+            port: 7001,
+            reply: s("UDP-OK"),
+        },
     ];
-    sc.clients.push(client("ctr", L4::Tcp, "172.17.0.2", 41000, "198.51.100.10", 7000, Outcome::Reply(s("TCP-OK")), 10_000));
-    sc.clients.push(client("ctr", L4::Udp, "172.17.0.2", 41001, "198.51.100.10", 7001, Outcome::Reply(s("UDP-OK")), 10_000));
+    sc.clients.push(client(
+        "ctr",
+        L4::Tcp,
+        "172.17.0.2",
+        41000,
+        "198.51.100.10",
+        7000,
+        Outcome::Reply(s("TCP-OK")),
+        10_000,
+    ));
+    sc.clients.push(client(
+        "ctr",
+        L4::Udp,
+        "172.17.0.2",
+        41001,
+        "198.51.100.10",
+        7001,
+        Outcome::Reply(s("UDP-OK")),
+        10_000,
+    ));
     sc
 }
 
@@ -246,8 +286,26 @@ pub fn masq_out() -> Scenario {
 pub fn reject() -> Scenario {
     let mut sc = seed_topology("reject");
     sc.servers.clear();
-    sc.clients.push(client("client", L4::Tcp, "198.51.100.10", 40003, "198.51.100.1", 8081, Outcome::Refused, 4_000));
-    sc.clients.push(client("client", L4::Udp, "198.51.100.10", 40004, "198.51.100.1", 8082, Outcome::Timeout, 2_000));
+    sc.clients.push(client(
+        "client",
+        L4::Tcp,
+        "198.51.100.10",
+        40003,
+        "198.51.100.1",
+        8081,
+        Outcome::Refused,
+        4_000,
+    ));
+    sc.clients.push(client(
+        "client",
+        L4::Udp,
+        "198.51.100.10",
+        40004,
+        "198.51.100.1",
+        8082,
+        Outcome::Timeout,
+        2_000,
+    ));
     sc
 }
 
@@ -255,8 +313,23 @@ pub fn reject() -> Scenario {
 /// ahead of a DROP for 8083, so the connection succeeds.
 pub fn notrack() -> Scenario {
     let mut sc = seed_topology("notrack");
-    sc.servers = vec![Server { ns: s("host"), l4: L4::Tcp, addr: s("198.51.100.1"), port: 8083, reply: s("HOST") }];
-    sc.clients.push(client("client", L4::Tcp, "198.51.100.10", 40005, "198.51.100.1", 8083, Outcome::Reply(s("HOST")), 10_000));
+    sc.servers = vec![Server {
+        ns: s("host"),
+        l4: L4::Tcp,
+        addr: s("198.51.100.1"),
+        port: 8083,
+        reply: s("HOST"),
+    }];
+    sc.clients.push(client(
+        "client",
+        L4::Tcp,
+        "198.51.100.10",
+        40005,
+        "198.51.100.1",
+        8083,
+        Outcome::Reply(s("HOST")),
+        10_000,
+    ));
     sc
 }
 
@@ -267,7 +340,11 @@ pub fn notrack() -> Scenario {
 pub fn bridge_c2c() -> Scenario {
     let mut sc = seed_topology("bridge-c2c");
     sc.namespaces.push(s("ctr2"));
-    let at = sc.steps.iter().position(|st| matches!(st, Step::Sysctl(..))).unwrap_or(sc.steps.len());
+    let at = sc
+        .steps
+        .iter()
+        .position(|st| matches!(st, Step::Sysctl(..)))
+        .unwrap_or(sc.steps.len());
     sc.steps.splice(
         at..at,
         [
@@ -277,8 +354,23 @@ pub fn bridge_c2c() -> Scenario {
             Step::Route(s("ctr2"), s("default via 172.17.0.1")),
         ],
     );
-    sc.servers = vec![Server { ns: s("ctr2"), l4: L4::Tcp, addr: s("172.17.0.3"), port: 6379, reply: s("+PONG") }];
-    sc.clients.push(client("ctr", L4::Tcp, "172.17.0.2", 42000, "172.17.0.3", 6379, Outcome::Reply(s("+PONG")), 10_000));
+    sc.servers = vec![Server {
+        ns: s("ctr2"),
+        l4: L4::Tcp,
+        addr: s("172.17.0.3"),
+        port: 6379,
+        reply: s("+PONG"),
+    }];
+    sc.clients.push(client(
+        "ctr",
+        L4::Tcp,
+        "172.17.0.2",
+        42000,
+        "172.17.0.3",
+        6379,
+        Outcome::Reply(s("+PONG")),
+        10_000,
+    ));
     sc
 }
 
@@ -289,7 +381,13 @@ fn host_service(name: &str, port: u16) -> Scenario {
     for a in ["198.51.100.11/24", "198.51.100.12/24", "198.51.100.13/24"] {
         sc.steps.push(Step::Addr(s("client"), s("up0"), s(a)));
     }
-    sc.servers = vec![Server { ns: s("host"), l4: L4::Tcp, addr: s("198.51.100.1"), port, reply: s("HOST") }];
+    sc.servers = vec![Server {
+        ns: s("host"),
+        l4: L4::Tcp,
+        addr: s("198.51.100.1"),
+        port,
+        reply: s("HOST"),
+    }];
     sc
 }
 
@@ -298,10 +396,46 @@ fn host_service(name: &str, port: u16) -> Scenario {
 pub fn chains() -> Scenario {
     let mut sc = host_service("chains", 8084);
     let h = "198.51.100.1";
-    sc.clients.push(client("client", L4::Tcp, "198.51.100.10", 40010, h, 8084, Outcome::Reply(s("HOST")), 10_000));
-    sc.clients.push(client("client", L4::Tcp, "198.51.100.11", 40011, h, 8084, Outcome::Refused, 4_000));
-    sc.clients.push(client("client", L4::Tcp, "198.51.100.12", 40012, h, 8084, Outcome::Reply(s("HOST")), 10_000));
-    sc.clients.push(client("client", L4::Tcp, "198.51.100.13", 40013, h, 8084, Outcome::Timeout, 2_000));
+    sc.clients.push(client(
+        "client",
+        L4::Tcp,
+        "198.51.100.10",
+        40010,
+        h,
+        8084,
+        Outcome::Reply(s("HOST")),
+        10_000,
+    ));
+    sc.clients.push(client(
+        "client",
+        L4::Tcp,
+        "198.51.100.11",
+        40011,
+        h,
+        8084,
+        Outcome::Refused,
+        4_000,
+    ));
+    sc.clients.push(client(
+        "client",
+        L4::Tcp,
+        "198.51.100.12",
+        40012,
+        h,
+        8084,
+        Outcome::Reply(s("HOST")),
+        10_000,
+    ));
+    sc.clients.push(client(
+        "client",
+        L4::Tcp,
+        "198.51.100.13",
+        40013,
+        h,
+        8084,
+        Outcome::Timeout,
+        2_000,
+    ));
     sc
 }
 
@@ -311,8 +445,26 @@ pub fn chains() -> Scenario {
 pub fn marks() -> Scenario {
     let mut sc = host_service("marks", 8085);
     let h = "198.51.100.1";
-    sc.clients.push(client("client", L4::Tcp, "198.51.100.10", 40020, h, 8085, Outcome::Reply(s("HOST")), 10_000));
-    sc.clients.push(client("client", L4::Tcp, "198.51.100.11", 40021, h, 8085, Outcome::Refused, 4_000));
+    sc.clients.push(client(
+        "client",
+        L4::Tcp,
+        "198.51.100.10",
+        40020,
+        h,
+        8085,
+        Outcome::Reply(s("HOST")),
+        10_000,
+    ));
+    sc.clients.push(client(
+        "client",
+        L4::Tcp,
+        "198.51.100.11",
+        40021,
+        h,
+        8085,
+        Outcome::Refused,
+        4_000,
+    ));
     sc
 }
 
@@ -339,8 +491,23 @@ pub fn kube_nodeport() -> Scenario {
             Step::Sysctl(s("host"), s("net.bridge.bridge-nf-call-iptables"), s("1")),
         ],
         rules_v4: read_rules("kube-nodeport"),
-        servers: vec![Server { ns: s("pod"), l4: L4::Tcp, addr: s("10.244.1.2"), port: 8080, reply: s("WEB") }],
-        clients: vec![client("client", L4::Tcp, "198.51.100.10", 40030, "198.51.100.1", 30080, Outcome::Reply(s("WEB")), 10_000)],
+        servers: vec![Server {
+            ns: s("pod"),
+            l4: L4::Tcp,
+            addr: s("10.244.1.2"),
+            port: 8080,
+            reply: s("WEB"),
+        }],
+        clients: vec![client(
+            "client",
+            L4::Tcp,
+            "198.51.100.10",
+            40030,
+            "198.51.100.1",
+            30080,
+            Outcome::Reply(s("WEB")),
+            10_000,
+        )],
     }
 }
 
@@ -349,11 +516,50 @@ pub fn kube_nodeport() -> Scenario {
 pub fn ufw_docker() -> Scenario {
     let mut sc = seed_topology("ufw-docker");
     let h = "198.51.100.1";
-    sc.servers.push(Server { ns: s("host"), l4: L4::Tcp, addr: s(h), port: 22, reply: s("SSH") });
-    sc.servers.push(Server { ns: s("host"), l4: L4::Tcp, addr: s(h), port: 8080, reply: s("HOST") });
-    sc.clients.push(client("client", L4::Tcp, "198.51.100.10", 40040, h, 10000, Outcome::Reply(s("+PONG")), 10_000));
-    sc.clients.push(client("client", L4::Tcp, "198.51.100.10", 40041, h, 22, Outcome::Reply(s("SSH")), 10_000));
-    sc.clients.push(client("client", L4::Tcp, "198.51.100.10", 40042, h, 8080, Outcome::Timeout, 2_000));
+    sc.servers.push(Server {
+        ns: s("host"),
+        l4: L4::Tcp,
+        addr: s(h),
+        port: 22,
+        reply: s("SSH"),
+    });
+    sc.servers.push(Server {
+        ns: s("host"),
+        l4: L4::Tcp,
+        addr: s(h),
+        port: 8080,
+        reply: s("HOST"),
+    });
+    sc.clients.push(client(
+        "client",
+        L4::Tcp,
+        "198.51.100.10",
+        40040,
+        h,
+        10000,
+        Outcome::Reply(s("+PONG")),
+        10_000,
+    ));
+    sc.clients.push(client(
+        "client",
+        L4::Tcp,
+        "198.51.100.10",
+        40041,
+        h,
+        22,
+        Outcome::Reply(s("SSH")),
+        10_000,
+    ));
+    sc.clients.push(client(
+        "client",
+        L4::Tcp,
+        "198.51.100.10",
+        40042,
+        h,
+        8080,
+        Outcome::Timeout,
+        2_000,
+    ));
     sc
 }
 
@@ -362,9 +568,28 @@ pub fn ufw_docker() -> Scenario {
 /// direct connection to 172.17.0.2:6379 is dropped in raw, the published port works.
 pub fn docker28() -> Scenario {
     let mut sc = seed_topology("docker28");
-    sc.steps.push(Step::Route(s("client"), s("172.17.0.0/16 via 198.51.100.1")));
-    sc.clients.push(client("client", L4::Tcp, "198.51.100.10", 40050, "172.17.0.2", 6379, Outcome::Timeout, 2_000));
-    sc.clients.push(client("client", L4::Tcp, "198.51.100.10", 40051, "198.51.100.1", 10000, Outcome::Reply(s("+PONG")), 10_000));
+    sc.steps
+        .push(Step::Route(s("client"), s("172.17.0.0/16 via 198.51.100.1")));
+    sc.clients.push(client(
+        "client",
+        L4::Tcp,
+        "198.51.100.10",
+        40050,
+        "172.17.0.2",
+        6379,
+        Outcome::Timeout,
+        2_000,
+    ));
+    sc.clients.push(client(
+        "client",
+        L4::Tcp,
+        "198.51.100.10",
+        40051,
+        "198.51.100.1",
+        10000,
+        Outcome::Reply(s("+PONG")),
+        10_000,
+    ));
     sc
 }
 
@@ -415,7 +640,16 @@ pub fn icmp() -> Scenario {
     let local = ping(4661, "198.51.100.1", "PING-HOST");
     sc.clients.push(fwd);
     sc.clients.push(local);
-    sc.clients.push(client("client", L4::Udp, "198.51.100.10", 40060, "203.0.113.10", 9999, Outcome::Timeout, 2_000));
+    sc.clients.push(client(
+        "client",
+        L4::Udp,
+        "198.51.100.10",
+        40060,
+        "203.0.113.10",
+        9999,
+        Outcome::Timeout,
+        2_000,
+    ));
     sc
 }
 
@@ -424,9 +658,24 @@ pub fn icmp() -> Scenario {
 /// connection clashes and gets another port.
 pub fn snat() -> Scenario {
     let mut sc = routed_topology("snat");
-    sc.servers = vec![Server { ns: s("srv"), l4: L4::Tcp, addr: s("203.0.113.10"), port: 7000, reply: s("SRV") }];
+    sc.servers = vec![Server {
+        ns: s("srv"),
+        l4: L4::Tcp,
+        addr: s("203.0.113.10"),
+        port: 7000,
+        reply: s("SRV"),
+    }];
     for src in ["198.51.100.10", "198.51.100.11"] {
-        sc.clients.push(client("client", L4::Tcp, src, 40070, "203.0.113.10", 7000, Outcome::Reply(s("SRV")), 10_000));
+        sc.clients.push(client(
+            "client",
+            L4::Tcp,
+            src,
+            40070,
+            "203.0.113.10",
+            7000,
+            Outcome::Reply(s("SRV")),
+            10_000,
+        ));
     }
     sc
 }
@@ -435,7 +684,16 @@ pub fn snat() -> Scenario {
 /// conntrack reads CLOSE.
 pub fn rst_close() -> Scenario {
     let mut sc = seed_topology("rst-close");
-    sc.clients.push(client("client", L4::TcpRst, "198.51.100.10", 40080, "198.51.100.1", 10000, Outcome::Reply(s("+PONG")), 10_000));
+    sc.clients.push(client(
+        "client",
+        L4::TcpRst,
+        "198.51.100.10",
+        40080,
+        "198.51.100.1",
+        10000,
+        Outcome::Reply(s("+PONG")),
+        10_000,
+    ));
     sc
 }
 
@@ -444,9 +702,33 @@ pub fn rst_close() -> Scenario {
 /// host's own address and through a foreign address routed via the host (a transparent proxy).
 pub fn redirect() -> Scenario {
     let mut sc = routed_topology("redirect");
-    sc.servers = vec![Server { ns: s("host"), l4: L4::Tcp, addr: s("198.51.100.1"), port: 9099, reply: s("PROXY") }];
-    sc.clients.push(client("client", L4::Tcp, "198.51.100.10", 40090, "198.51.100.1", 8088, Outcome::Reply(s("PROXY")), 10_000));
-    sc.clients.push(client("client", L4::Tcp, "198.51.100.10", 40091, "203.0.113.10", 8088, Outcome::Reply(s("PROXY")), 10_000));
+    sc.servers = vec![Server {
+        ns: s("host"),
+        l4: L4::Tcp,
+        addr: s("198.51.100.1"),
+        port: 9099,
+        reply: s("PROXY"),
+    }];
+    sc.clients.push(client(
+        "client",
+        L4::Tcp,
+        "198.51.100.10",
+        40090,
+        "198.51.100.1",
+        8088,
+        Outcome::Reply(s("PROXY")),
+        10_000,
+    ));
+    sc.clients.push(client(
+        "client",
+        L4::Tcp,
+        "198.51.100.10",
+        40091,
+        "203.0.113.10",
+        8088,
+        Outcome::Reply(s("PROXY")),
+        10_000,
+    ));
     sc
 }
 

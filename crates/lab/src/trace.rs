@@ -129,7 +129,11 @@ impl PacketHeader {
 
     /// TCP flag words only (`SYN`, `ACK`, …) in printed order.
     pub fn tcp_flags(&self) -> Vec<&str> {
-        self.flags.iter().map(String::as_str).filter(|f| TCP_FLAGS.contains(f)).collect()
+        self.flags
+            .iter()
+            .map(String::as_str)
+            .filter(|f| TCP_FLAGS.contains(f))
+            .collect()
     }
 
     /// The identity used to group blocks of one packet (see module docs).
@@ -223,13 +227,26 @@ impl TraceEvent {
                 let (handle, verdict) = tail.split_once(':').unwrap_or((tail, ""));
                 let prefix = format!("-4 -t {table} ");
                 let rule_text = text.strip_prefix(&prefix).unwrap_or(text).to_string();
-                TraceEventKind::Rule { handle: handle.to_string(), verdict: verdict.to_string(), rule_text }
+                TraceEventKind::Rule {
+                    handle: handle.to_string(),
+                    verdict: verdict.to_string(),
+                    rule_text,
+                }
             }
-            "policy" => TraceEventKind::Policy { verdict: tail.to_string() },
-            "return" => TraceEventKind::Return { verdict: tail.to_string() },
+            "policy" => TraceEventKind::Policy {
+                verdict: tail.to_string(),
+            },
+            "return" => TraceEventKind::Return {
+                verdict: tail.to_string(),
+            },
             other => TraceEventKind::Other(format!("{other}:{tail}")),
         };
-        Some(TraceEvent { table, chain, kind, raw: line.trim_end().to_string() })
+        Some(TraceEvent {
+            table,
+            chain,
+            kind,
+            raw: line.trim_end().to_string(),
+        })
     }
 
     /// The rule text if this is a rule event.
@@ -310,7 +327,11 @@ impl KernelPacket {
 
     /// `table:chain` of every block's hook, e.g. `["raw:PREROUTING", "nat:PREROUTING", …]`.
     pub fn path(&self) -> Vec<String> {
-        self.blocks.iter().filter_map(|b| b.table_hook()).map(|(t, c)| format!("{t}:{c}")).collect()
+        self.blocks
+            .iter()
+            .filter_map(|b| b.table_hook())
+            .map(|(t, c)| format!("{t}:{c}"))
+            .collect()
     }
 
     /// The last event's verdict (what finally happened, as far as the trace shows).
@@ -335,9 +356,10 @@ pub fn parse_trace(text: &str) -> Vec<TraceBlock> {
             // REJECT rule's own event): such an event belongs to the latest block with its id.
             let id = t.split_whitespace().nth(2).unwrap_or("");
             let at = match blocks.last() {
-                Some(b) if b.header.trace_id != id => {
-                    blocks.iter().rposition(|b| b.header.trace_id == id).unwrap_or(blocks.len() - 1)
-                }
+                Some(b) if b.header.trace_id != id => blocks
+                    .iter()
+                    .rposition(|b| b.header.trace_id == id)
+                    .unwrap_or(blocks.len() - 1),
                 _ => blocks.len().wrapping_sub(1),
             };
             if let (Some(ev), Some(b)) = (TraceEvent::parse(line), blocks.get_mut(at)) {
@@ -364,7 +386,9 @@ pub fn group_packets(blocks: &[TraceBlock]) -> Vec<KernelPacket> {
         });
         match target {
             Some(p) => p.blocks.push(b.clone()),
-            None => packets.push(KernelPacket { blocks: vec![b.clone()] }),
+            None => packets.push(KernelPacket {
+                blocks: vec![b.clone()],
+            }),
         }
     }
     packets

@@ -8,7 +8,9 @@ use nfwalk_lab::KernelRun;
 use std::path::PathBuf;
 
 fn scenario_dir(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../scenarios")
+        .join(name)
 }
 
 fn check(name: &str) {
@@ -21,7 +23,11 @@ fn check(name: &str) {
         "{name}: some replayed packet has no kernel trace:\n{}",
         cmp.report()
     );
-    assert!(cmp.agrees(), "{name}: nfwalk disagrees with the kernel:\n{}", cmp.report());
+    assert!(
+        cmp.agrees(),
+        "{name}: nfwalk disagrees with the kernel:\n{}",
+        cmp.report()
+    );
 }
 
 #[test]
@@ -97,7 +103,11 @@ fn icmp_recorded() {
     let d = scenario_dir("icmp");
     let cmp = compare(&KernelRun::load(&d.join("kernel"), &d.join("snapshot")).unwrap()).unwrap();
     assert!(cmp.packets.iter().any(|p| p.local && p.agrees()), "{:#?}", cmp.packets);
-    assert!(cmp.log.0.iter().any(|l| l.starts_with("OUT-ICMP: ")), "{:#?}", cmp.log.0);
+    assert!(
+        cmp.log.0.iter().any(|l| l.starts_with("OUT-ICMP: ")),
+        "{:#?}",
+        cmp.log.0
+    );
 }
 
 #[test]

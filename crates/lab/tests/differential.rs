@@ -38,10 +38,7 @@ fn parse_seeds(spec: &str) -> Vec<u64> {
         .filter(|p| !p.is_empty())
     {
         if let Some((a, b)) = part.split_once("..") {
-            let (a, b): (u64, u64) = (
-                a.parse().expect("seed range start"),
-                b.parse().expect("seed range end"),
-            );
+            let (a, b): (u64, u64) = (a.parse().expect("seed range start"), b.parse().expect("seed range end"));
             out.extend(a..b);
         } else {
             out.push(
@@ -103,8 +100,7 @@ fn check_seed(seed: u64) -> Result<(), String> {
         run_kernel(&sc, None).map_err(|e| head(&format!("kernel run failed: {e}")))?
     };
     assert_no_namespaces_left(&run);
-    let cmp =
-        nfwalk_lab::compare::compare(&run).map_err(|e| head(&format!("comparison failed: {e}")))?;
+    let cmp = nfwalk_lab::compare::compare(&run).map_err(|e| head(&format!("comparison failed: {e}")))?;
     let outcomes: String = run
         .clients
         .iter()
@@ -126,10 +122,7 @@ fn check_seed(seed: u64) -> Result<(), String> {
             cmp.report()
         )));
     }
-    eprintln!(
-        "seed {seed}: {} packets agree\n{outcomes}",
-        cmp.packets.len()
-    );
+    eprintln!("seed {seed}: {} packets agree\n{outcomes}", cmp.packets.len());
     let _ = std::fs::remove_dir_all(&run.dir);
     Ok(())
 }
@@ -159,11 +152,7 @@ fn random_rulesets_agree_with_the_kernel() {
 fn generator_is_deterministic_and_rulesets_load() {
     for seed in seeds().into_iter().chain(0..200) {
         let a = differential::scenario(seed);
-        assert_eq!(
-            a,
-            differential::scenario(seed),
-            "seed {seed} is not reproducible"
-        );
+        assert_eq!(a, differential::scenario(seed), "seed {seed} is not reproducible");
         let loaded = nfwalk_parse::iptables::load("diff.rules", &a.rules_v4)
             .unwrap_or_else(|e| panic!("seed {seed}: nfwalk cannot load:\n{}\n{e:?}", a.rules_v4));
         assert!(

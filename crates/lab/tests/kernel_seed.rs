@@ -33,16 +33,35 @@ fn run(name: &str) -> KernelRun {
     // packet's path, the counters, the LOG lines and the conntrack table.
     let cmp = nfwalk_lab::compare::compare(&r).unwrap_or_else(|e| panic!("{name}: {e}"));
     assert!(!cmp.packets.is_empty(), "{name}: nothing replayed");
-    assert!(cmp.agrees(), "{name}: nfwalk disagrees with the kernel:\n{}", cmp.report());
+    assert!(
+        cmp.agrees(),
+        "{name}: nfwalk disagrees with the kernel:\n{}",
+        cmp.report()
+    );
     r
 }
 
 fn assert_no_namespaces_left(r: &KernelRun) {
     // The run dir is named nfwk-kernel-<run>-<scenario>; no namespace of that run may remain.
-    let run = r.dir.file_name().unwrap().to_string_lossy().trim_start_matches("nfwk-kernel-").split('-').next().unwrap().to_string();
-    let list = std::process::Command::new("ip").args(["netns", "list"]).output().unwrap();
+    let run = r
+        .dir
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .trim_start_matches("nfwk-kernel-")
+        .split('-')
+        .next()
+        .unwrap()
+        .to_string();
+    let list = std::process::Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .unwrap();
     let list = String::from_utf8_lossy(&list.stdout);
-    assert!(!list.contains(&format!("nfwk-{run}-")), "namespaces left behind: {list}");
+    assert!(
+        !list.contains(&format!("nfwk-{run}-")),
+        "namespaces left behind: {list}"
+    );
 }
 
 fn counter_of<'a>(counters: &'a str, rule: &str) -> &'a str {
@@ -67,19 +86,35 @@ fn seed_connection_succeeds_despite_docker_user_drop() {
     }
     let r = run("seed");
     assert_eq!(r.clients.len(), 1);
-    assert_eq!(r.clients[0].outcome, Outcome::Reply("+PONG".into()), "the kernel let the connection through");
+    assert_eq!(
+        r.clients[0].outcome,
+        Outcome::Reply("+PONG".into()),
+        "the kernel let the connection through"
+    );
 
     let syns = tcp_syn_to(&r, 10000);
     assert_eq!(syns.len(), 1, "one SYN, no retransmission");
     let syn = &syns[0];
-    assert_eq!(syn.path(), vec!["raw:PREROUTING", "nat:PREROUTING", "filter:FORWARD", "nat:POSTROUTING"]);
-    assert!(syn.events().any(|e| e.table == "nat" && e.chain == "DOCKER" && e.rule_text() == Some(DNAT)));
+    assert_eq!(
+        syn.path(),
+        vec!["raw:PREROUTING", "nat:PREROUTING", "filter:FORWARD", "nat:POSTROUTING"]
+    );
+    assert!(syn
+        .events()
+        .any(|e| e.table == "nat" && e.chain == "DOCKER" && e.rule_text() == Some(DNAT)));
     assert_eq!(syn.blocks[2].header.dport, Some(6379), "FORWARD sees the DNATed port");
     assert!(
-        !r.packets().iter().flat_map(|p| p.events()).any(|e| e.rule_text() == Some(USER_DROP)),
+        !r.packets()
+            .iter()
+            .flat_map(|p| p.events())
+            .any(|e| e.rule_text() == Some(USER_DROP)),
         "the DOCKER-USER --dport 10000 DROP rule never matches"
     );
-    let tcp = r.packets().into_iter().filter(|p| p.first_header().proto.as_deref() == Some("tcp")).count();
+    let tcp = r
+        .packets()
+        .into_iter()
+        .filter(|p| p.first_header().proto.as_deref() == Some("tcp"))
+        .count();
     assert_eq!(tcp, 10, "handshake, data both ways, FIN both ways:\n{}", r.raw_trace);
 
     assert_eq!(counter_of(&r.counters, USER_DROP), "[0:0]");
@@ -88,11 +123,21 @@ fn seed_connection_succeeds_despite_docker_user_drop() {
     assert_eq!(ct.len(), 1, "{:?}", r.conntrack);
     assert!(ct[0].starts_with("tcp") && ct[0].contains("[ASSURED]"), "{}", ct[0]);
 
-    for f in ["ip-link.json", "ip-addr.json", "ip-route.json", "ip-rule.json", "iptables-save.txt", "sysctl.txt"] {
+    for f in [
+        "ip-link.json",
+        "ip-addr.json",
+        "ip-route.json",
+        "ip-rule.json",
+        "iptables-save.txt",
+        "sysctl.txt",
+    ] {
         assert!(r.snapshot_dir.join(f).exists(), "{f}");
     }
     let save = std::fs::read_to_string(r.snapshot_dir.join("iptables-save.txt")).unwrap();
-    assert!(save.contains("-A PREROUTING -j TRACE"), "snapshot taken after the TRACE rules");
+    assert!(
+        save.contains("-A PREROUTING -j TRACE"),
+        "snapshot taken after the TRACE rules"
+    );
     let sysctl = std::fs::read_to_string(r.snapshot_dir.join("sysctl.txt")).unwrap();
     assert!(sysctl.contains("net.ipv4.ip_forward = 1") && sysctl.contains("net.bridge.bridge-nf-call-iptables = 1"));
     let pcap = std::fs::metadata(&r.pcap).unwrap().len();
@@ -118,7 +163,11 @@ fn seed_ctorig_blocks_the_published_port() {
         let last = p.events().last().unwrap();
         assert_eq!((last.rule_text(), last.verdict()), (Some(CTORIG_DROP), "DROP"));
     }
-    assert!(!r.conntrack.iter().any(|l| l.contains("sport=40001")), "no conntrack entry: {:?}", r.conntrack);
+    assert!(
+        !r.conntrack.iter().any(|l| l.contains("sport=40001")),
+        "no conntrack entry: {:?}",
+        r.conntrack
+    );
     assert!(counter_of(&r.counters, CTORIG_DROP) != "[0:0]");
     let _ = std::fs::remove_dir_all(&r.dir);
 }
@@ -133,7 +182,11 @@ fn seed_input_rule_does_not_touch_published_port_but_blocks_host_service() {
     assert_eq!(r.clients[1].outcome, Outcome::Timeout);
     let input10000 = "-A INPUT -p tcp -m tcp --dport 10000 -j DROP";
     let input8080 = "-A INPUT -p tcp -m tcp --dport 8080 -j DROP";
-    assert!(!r.packets().iter().flat_map(|p| p.events()).any(|e| e.rule_text() == Some(input10000)));
+    assert!(!r
+        .packets()
+        .iter()
+        .flat_map(|p| p.events())
+        .any(|e| e.rule_text() == Some(input10000)));
     assert_eq!(counter_of(&r.counters, input10000), "[0:0]");
     for p in tcp_syn_to(&r, 8080).iter().filter(|p| p.blocks.len() == 3) {
         assert_eq!(p.path(), vec!["raw:PREROUTING", "nat:PREROUTING", "filter:INPUT"]);
@@ -160,7 +213,10 @@ fn lab_cleans_up_on_panic() {
         panic!("boom");
     }));
     assert!(res.is_err());
-    let list = std::process::Command::new("ip").args(["netns", "list"]).output().unwrap();
+    let list = std::process::Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .unwrap();
     let list = String::from_utf8_lossy(&list.stdout);
     for n in names.lock().unwrap().iter() {
         assert!(!list.contains(n.as_str()), "{n} left behind");
@@ -181,17 +237,30 @@ fn seed_log_lines_show_dnat_before_forward() {
     assert_eq!(with("BEFORE PREROUTING: "), 1, "{ours:#?}");
     assert_eq!(with("AFTER PREROUTING: "), 0, "{ours:#?}");
     assert_eq!(with("BEFORE POSTROUTING: "), 1, "{ours:#?}");
-    assert!(ours.iter().any(|l| l.starts_with("BEFORE PREROUTING: IN=enp1s0 OUT= ") && l.contains(" DPT=10000 ")));
-    assert!(ours.iter().any(|l| l.starts_with("BEFORE FORWARD: IN=enp1s0 OUT=docker0 ") && l.contains(" DPT=6379 ")));
+    assert!(ours
+        .iter()
+        .any(|l| l.starts_with("BEFORE PREROUTING: IN=enp1s0 OUT= ") && l.contains(" DPT=10000 ")));
+    assert!(ours
+        .iter()
+        .any(|l| l.starts_with("BEFORE FORWARD: IN=enp1s0 OUT=docker0 ") && l.contains(" DPT=6379 ")));
     // Bridged packets from the container carry PHYSIN (the trace's PACKET lines do not show it).
-    assert!(ours.iter().any(|l| l.starts_with("BEFORE FORWARD: IN=docker0 OUT=enp1s0 PHYSIN=vethc0 ")));
-    assert_eq!(with("BEFORE FORWARD: "), 10, "every packet of the connection is forwarded");
+    assert!(ours
+        .iter()
+        .any(|l| l.starts_with("BEFORE FORWARD: IN=docker0 OUT=enp1s0 PHYSIN=vethc0 ")));
+    assert_eq!(
+        with("BEFORE FORWARD: "),
+        10,
+        "every packet of the connection is forwarded"
+    );
     assert!(!ours.iter().any(|l| l.starts_with('[')), "timestamps stripped");
     let _ = std::fs::remove_dir_all(&r.dir);
 }
 
 fn any_rule(r: &KernelRun, rule: &str) -> bool {
-    r.packets().iter().flat_map(|p| p.events()).any(|e| e.rule_text() == Some(rule))
+    r.packets()
+        .iter()
+        .flat_map(|p| p.events())
+        .any(|e| e.rule_text() == Some(rule))
 }
 
 #[test]
@@ -204,11 +273,25 @@ fn masq_out_tcp_and_udp_leave_as_the_host() {
     assert_eq!(r.clients[1].outcome, Outcome::Reply("UDP-OK".into()));
     let masq = "-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE";
     assert!(any_rule(&r, masq));
-    assert_eq!(counter_of(&r.counters, masq), "[2:95]", "first packet of each flow (SYN 60 + UDP 28+7)");
+    assert_eq!(
+        counter_of(&r.counters, masq),
+        "[2:95]",
+        "first packet of each flow (SYN 60 + UDP 28+7)"
+    );
     let tcp = "src=172.17.0.2 dst=198.51.100.10 sport=41000 dport=7000 src=198.51.100.10 dst=198.51.100.1 sport=7000 dport=41000";
     let udp = "src=172.17.0.2 dst=198.51.100.10 sport=41001 dport=7001 src=198.51.100.10 dst=198.51.100.1 sport=7001 dport=41001";
-    assert!(r.conntrack.iter().any(|l| l.starts_with("tcp") && l.contains(tcp) && l.contains("[ASSURED]")), "{:?}", r.conntrack);
-    assert!(r.conntrack.iter().any(|l| l.starts_with("udp") && l.contains(udp)), "{:?}", r.conntrack);
+    assert!(
+        r.conntrack
+            .iter()
+            .any(|l| l.starts_with("tcp") && l.contains(tcp) && l.contains("[ASSURED]")),
+        "{:?}",
+        r.conntrack
+    );
+    assert!(
+        r.conntrack.iter().any(|l| l.starts_with("udp") && l.contains(udp)),
+        "{:?}",
+        r.conntrack
+    );
     let _ = std::fs::remove_dir_all(&r.dir);
 }
 
@@ -219,12 +302,22 @@ fn reject_refuses_tcp_and_answers_udp_with_icmp() {
     }
     let r = run("reject");
     assert_eq!(r.clients[0].outcome, Outcome::Refused);
-    assert_eq!(r.clients[1].outcome, Outcome::Timeout, "an unconnected UDP socket ignores the ICMP error");
+    assert_eq!(
+        r.clients[1].outcome,
+        Outcome::Timeout,
+        "an unconnected UDP socket ignores the ICMP error"
+    );
     let tcp = "-A INPUT -p tcp -m tcp --dport 8081 -j REJECT --reject-with tcp-reset";
     let udp = "-A INPUT -p udp -m udp --dport 8082 -j REJECT --reject-with icmp-port-unreachable";
     assert_eq!(counter_of(&r.counters, tcp), "[1:60]", "one SYN, no retransmission");
     assert_eq!(counter_of(&r.counters, udp).split(':').next(), Some("[1"));
-    assert!(!r.conntrack.iter().any(|l| l.contains("dport=8081") || l.contains("dport=8082")), "{:?}", r.conntrack);
+    assert!(
+        !r.conntrack
+            .iter()
+            .any(|l| l.contains("dport=8081") || l.contains("dport=8082")),
+        "{:?}",
+        r.conntrack
+    );
     let _ = std::fs::remove_dir_all(&r.dir);
 }
 
@@ -243,7 +336,11 @@ fn notrack_connection_is_accepted_as_untracked() {
     // up mid-stream) make an entry, with the host as its original source.
     let ours: Vec<_> = r.conntrack.iter().filter(|l| l.contains("=40005 ")).collect();
     assert_eq!(ours.len(), 1, "{:?}", r.conntrack);
-    assert!(ours[0].contains(" src=198.51.100.1 dst=198.51.100.10 sport=8083 dport=40005 [UNREPLIED] "), "{}", ours[0]);
+    assert!(
+        ours[0].contains(" src=198.51.100.1 dst=198.51.100.10 sport=8083 dport=40005 [UNREPLIED] "),
+        "{}",
+        ours[0]
+    );
     let _ = std::fs::remove_dir_all(&r.dir);
 }
 
@@ -259,12 +356,26 @@ fn bridge_c2c_is_bridged_through_forward() {
     // The SYN is accepted by the docker0 -> docker0 rule; every later packet, both ways, is
     // bridged too (OUT=docker0) and accepted as ESTABLISHED.
     assert_eq!(counter_of(&r.counters, c2c), "[1:60]");
-    assert_eq!(counter_of(&r.counters, "-A FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"), "[9:490]");
+    assert_eq!(
+        counter_of(
+            &r.counters,
+            "-A FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"
+        ),
+        "[9:490]"
+    );
     let syns = tcp_syn_to(&r, 6379);
     assert_eq!(syns.len(), 1);
-    assert_eq!(syns[0].path(), vec!["raw:PREROUTING", "nat:PREROUTING", "filter:FORWARD", "nat:POSTROUTING"]);
-    let ct = "src=172.17.0.2 dst=172.17.0.3 sport=42000 dport=6379 src=172.17.0.3 dst=172.17.0.2 sport=6379 dport=42000";
-    assert!(r.conntrack.iter().any(|l| l.contains(ct) && l.contains("[ASSURED]")), "{:?}", r.conntrack);
+    assert_eq!(
+        syns[0].path(),
+        vec!["raw:PREROUTING", "nat:PREROUTING", "filter:FORWARD", "nat:POSTROUTING"]
+    );
+    let ct =
+        "src=172.17.0.2 dst=172.17.0.3 sport=42000 dport=6379 src=172.17.0.3 dst=172.17.0.2 sport=6379 dport=42000";
+    assert!(
+        r.conntrack.iter().any(|l| l.contains(ct) && l.contains("[ASSURED]")),
+        "{:?}",
+        r.conntrack
+    );
     let _ = std::fs::remove_dir_all(&r.dir);
 }
 
@@ -274,10 +385,21 @@ fn docker28_drops_direct_routing_in_raw_and_publishes_the_port() {
         return;
     }
     let r = run("docker28");
-    assert_eq!(r.clients[0].outcome, Outcome::Timeout, "direct route to the container is dropped");
-    assert_eq!(r.clients[1].outcome, Outcome::Reply("+PONG".into()), "the published port works");
+    assert_eq!(
+        r.clients[0].outcome,
+        Outcome::Timeout,
+        "direct route to the container is dropped"
+    );
+    assert_eq!(
+        r.clients[1].outcome,
+        Outcome::Reply("+PONG".into()),
+        "the published port works"
+    );
     let raw_drop = "-A PREROUTING -d 172.17.0.2/32 ! -i docker0 -j DROP";
-    let direct = tcp_syn_to(&r, 6379).into_iter().filter(|p| p.first_header().dst.as_deref() == Some("172.17.0.2")).collect::<Vec<_>>();
+    let direct = tcp_syn_to(&r, 6379)
+        .into_iter()
+        .filter(|p| p.first_header().dst.as_deref() == Some("172.17.0.2"))
+        .collect::<Vec<_>>();
     assert!(!direct.is_empty());
     for p in &direct {
         assert_eq!(p.path(), vec!["raw:PREROUTING"], "dropped before conntrack and nat");
@@ -285,9 +407,22 @@ fn docker28_drops_direct_routing_in_raw_and_publishes_the_port() {
         assert_eq!((last.rule_text(), last.verdict()), (Some(raw_drop), "DROP"));
     }
     assert!(counter_of(&r.counters, raw_drop) != "[0:0]");
-    assert_eq!(counter_of(&r.counters, "-A DOCKER-BRIDGE -o docker0 -j DOCKER"), "[1:60]");
-    assert!(!r.conntrack.iter().any(|l| l.contains("sport=40050")), "{:?}", r.conntrack);
-    assert!(r.conntrack.iter().any(|l| l.contains("sport=40051 dport=10000 src=172.17.0.2") && l.contains("[ASSURED]")), "{:?}", r.conntrack);
+    assert_eq!(
+        counter_of(&r.counters, "-A DOCKER-BRIDGE -o docker0 -j DOCKER"),
+        "[1:60]"
+    );
+    assert!(
+        !r.conntrack.iter().any(|l| l.contains("sport=40050")),
+        "{:?}",
+        r.conntrack
+    );
+    assert!(
+        r.conntrack
+            .iter()
+            .any(|l| l.contains("sport=40051 dport=10000 src=172.17.0.2") && l.contains("[ASSURED]")),
+        "{:?}",
+        r.conntrack
+    );
     let _ = std::fs::remove_dir_all(&r.dir);
 }
 
@@ -298,15 +433,42 @@ fn chains_goto_return_nested_and_negations() {
     }
     let r = run("chains");
     let got: Vec<_> = r.clients.iter().map(|c| c.outcome.clone()).collect();
-    assert_eq!(got, vec![Outcome::Reply("HOST".into()), Outcome::Refused, Outcome::Reply("HOST".into()), Outcome::Timeout]);
+    assert_eq!(
+        got,
+        vec![
+            Outcome::Reply("HOST".into()),
+            Outcome::Refused,
+            Outcome::Reply("HOST".into()),
+            Outcome::Timeout
+        ]
+    );
     // RETURN from the goto'd ALLOWLIST resumes INPUT after `-j SVC`, not SVC.
-    let goto = tcp_syn_to(&r, 8084).into_iter().find(|p| p.first_header().src.as_deref() == Some("198.51.100.12")).unwrap();
+    let goto = tcp_syn_to(&r, 8084)
+        .into_iter()
+        .find(|p| p.first_header().src.as_deref() == Some("198.51.100.12"))
+        .unwrap();
     let rules: Vec<_> = goto.events().filter_map(|e| e.rule_text()).collect();
-    assert_eq!(rules.last(), Some(&"-A INPUT -s 198.51.100.12/32 -p tcp -m tcp --dport 8084 -j ACCEPT"), "{rules:#?}");
+    assert_eq!(
+        rules.last(),
+        Some(&"-A INPUT -s 198.51.100.12/32 -p tcp -m tcp --dport 8084 -j ACCEPT"),
+        "{rules:#?}"
+    );
     assert!(!rules.contains(&"-A SVC -j CHECK-SRC"));
-    assert_eq!(counter_of(&r.counters, "-A SVC -p tcp"), "[5:300]", "counter-only rule: every SYN reaching SVC");
-    assert_eq!(counter_of(&r.counters, "-A SVC ! -s 198.51.100.10/32 -j RETURN"), "[1:60]");
-    assert_eq!(counter_of(&r.counters, "-A CHECK-SRC -s 198.51.100.13/32 -j DROP").split(':').next(), Some("[2"));
+    assert_eq!(
+        counter_of(&r.counters, "-A SVC -p tcp"),
+        "[5:300]",
+        "counter-only rule: every SYN reaching SVC"
+    );
+    assert_eq!(
+        counter_of(&r.counters, "-A SVC ! -s 198.51.100.10/32 -j RETURN"),
+        "[1:60]"
+    );
+    assert_eq!(
+        counter_of(&r.counters, "-A CHECK-SRC -s 198.51.100.13/32 -j DROP")
+            .split(':')
+            .next(),
+        Some("[2")
+    );
     let _ = std::fs::remove_dir_all(&r.dir);
 }
 
@@ -318,8 +480,20 @@ fn marks_set_save_restore_and_match() {
     let r = run("marks");
     assert_eq!(r.clients[0].outcome, Outcome::Reply("HOST".into()));
     assert_eq!(r.clients[1].outcome, Outcome::Refused);
-    assert_eq!(counter_of(&r.counters, "-A INPUT -p tcp -m tcp --dport 8085 -m mark --mark 0x1 -m conntrack --ctstate NEW -j ACCEPT"), "[1:60]");
-    assert_eq!(counter_of(&r.counters, "-A INPUT -p tcp -m tcp --dport 8085 -m connmark --mark 0x1 -j ACCEPT"), "[4:215]");
+    assert_eq!(
+        counter_of(
+            &r.counters,
+            "-A INPUT -p tcp -m tcp --dport 8085 -m mark --mark 0x1 -m conntrack --ctstate NEW -j ACCEPT"
+        ),
+        "[1:60]"
+    );
+    assert_eq!(
+        counter_of(
+            &r.counters,
+            "-A INPUT -p tcp -m tcp --dport 8085 -m connmark --mark 0x1 -j ACCEPT"
+        ),
+        "[4:215]"
+    );
     let ct: Vec<_> = r.conntrack.iter().filter(|l| l.contains("sport=40020")).collect();
     assert_eq!(ct.len(), 1, "{:?}", r.conntrack);
     assert!(ct[0].contains(" mark=1 "), "{}", ct[0]);
@@ -332,13 +506,23 @@ fn ufw_docker_published_port_bypasses_ufw() {
         return;
     }
     let r = run("ufw-docker");
-    assert_eq!(r.clients[0].outcome, Outcome::Reply("+PONG".into()), "published port reachable despite UFW");
+    assert_eq!(
+        r.clients[0].outcome,
+        Outcome::Reply("+PONG".into()),
+        "published port reachable despite UFW"
+    );
     assert_eq!(r.clients[1].outcome, Outcome::Reply("SSH".into()));
     assert_eq!(r.clients[2].outcome, Outcome::Timeout, "UFW denies the host service");
     for p in tcp_syn_to(&r, 10000) {
-        assert!(!p.path().iter().any(|h| h == "filter:INPUT"), "the published port never reaches INPUT");
+        assert!(
+            !p.path().iter().any(|h| h == "filter:INPUT"),
+            "the published port never reaches INPUT"
+        );
     }
-    assert_eq!(counter_of(&r.counters, "-A ufw-user-input -p tcp -m tcp --dport 22 -j ACCEPT"), "[1:60]");
+    assert_eq!(
+        counter_of(&r.counters, "-A ufw-user-input -p tcp -m tcp --dport 22 -j ACCEPT"),
+        "[1:60]"
+    );
     let _ = std::fs::remove_dir_all(&r.dir);
 }
 
@@ -359,21 +543,67 @@ fn icmp_echo_udp_and_related_error_are_logged() {
     }
     let r = run("icmp");
     let got: Vec<_> = r.clients.iter().map(|c| c.outcome.clone()).collect();
-    assert_eq!(got, vec![Outcome::Reply("PING-FWD".into()), Outcome::Reply("PING-HOST".into()), Outcome::Timeout]);
+    assert_eq!(
+        got,
+        vec![
+            Outcome::Reply("PING-FWD".into()),
+            Outcome::Reply("PING-HOST".into()),
+            Outcome::Timeout
+        ]
+    );
     let has = |prefix: &str, part: &str| r.log_lines.iter().any(|l| l.starts_with(prefix) && l.contains(part));
-    assert!(has("FWD-ICMP: IN=enp1s0 OUT=eth1 ", " PROTO=ICMP TYPE=8 CODE=0 ID=4660 SEQ=1"), "{:#?}", r.log_lines);
-    assert!(has("FWD-ICMP: IN=eth1 OUT=enp1s0 ", " PROTO=ICMP TYPE=0 CODE=0 ID=4660 SEQ=1"), "{:#?}", r.log_lines);
-    assert!(has("IN-ICMP: IN=enp1s0 OUT= ", " TYPE=8 CODE=0 ID=4661 SEQ=1"), "{:#?}", r.log_lines);
-    assert!(has("OUT-ICMP: IN= OUT=enp1s0 ", " TYPE=0 CODE=0 ID=4661 SEQ=1"), "{:#?}", r.log_lines);
-    assert!(has("FWD-UDP: ", " PROTO=UDP SPT=40060 DPT=9999 LEN=15"), "{:#?}", r.log_lines);
     assert!(
-        has("REL: IN=eth1 OUT=enp1s0 ", " PROTO=ICMP TYPE=3 CODE=3 [SRC=198.51.100.10 DST=203.0.113.10 LEN=35 ")
-            && has("REL: ", " PROTO=UDP SPT=40060 DPT=9999 LEN=15 ]"),
+        has(
+            "FWD-ICMP: IN=enp1s0 OUT=eth1 ",
+            " PROTO=ICMP TYPE=8 CODE=0 ID=4660 SEQ=1"
+        ),
         "{:#?}",
         r.log_lines
     );
-    assert!(r.conntrack.iter().any(|l| l.starts_with("icmp") && l.contains("type=8 code=0 id=4660 src=203.0.113.10")), "{:?}", r.conntrack);
-    assert_eq!(counter_of(&r.counters, "-A FORWARD -m conntrack --ctstate RELATED -j ACCEPT").split(':').next(), Some("[1"));
+    assert!(
+        has(
+            "FWD-ICMP: IN=eth1 OUT=enp1s0 ",
+            " PROTO=ICMP TYPE=0 CODE=0 ID=4660 SEQ=1"
+        ),
+        "{:#?}",
+        r.log_lines
+    );
+    assert!(
+        has("IN-ICMP: IN=enp1s0 OUT= ", " TYPE=8 CODE=0 ID=4661 SEQ=1"),
+        "{:#?}",
+        r.log_lines
+    );
+    assert!(
+        has("OUT-ICMP: IN= OUT=enp1s0 ", " TYPE=0 CODE=0 ID=4661 SEQ=1"),
+        "{:#?}",
+        r.log_lines
+    );
+    assert!(
+        has("FWD-UDP: ", " PROTO=UDP SPT=40060 DPT=9999 LEN=15"),
+        "{:#?}",
+        r.log_lines
+    );
+    assert!(
+        has(
+            "REL: IN=eth1 OUT=enp1s0 ",
+            " PROTO=ICMP TYPE=3 CODE=3 [SRC=198.51.100.10 DST=203.0.113.10 LEN=35 "
+        ) && has("REL: ", " PROTO=UDP SPT=40060 DPT=9999 LEN=15 ]"),
+        "{:#?}",
+        r.log_lines
+    );
+    assert!(
+        r.conntrack
+            .iter()
+            .any(|l| l.starts_with("icmp") && l.contains("type=8 code=0 id=4660 src=203.0.113.10")),
+        "{:?}",
+        r.conntrack
+    );
+    assert_eq!(
+        counter_of(&r.counters, "-A FORWARD -m conntrack --ctstate RELATED -j ACCEPT")
+            .split(':')
+            .next(),
+        Some("[1")
+    );
     let _ = std::fs::remove_dir_all(&r.dir);
 }
 
@@ -383,13 +613,32 @@ fn snat_port_clash_gets_another_port() {
         return;
     }
     let r = run("snat");
-    assert!(r.clients.iter().all(|c| c.outcome == Outcome::Reply("SRV".into())), "{:?}", r.clients);
+    assert!(
+        r.clients.iter().all(|c| c.outcome == Outcome::Reply("SRV".into())),
+        "{:?}",
+        r.clients
+    );
     let kept = "src=198.51.100.10 dst=203.0.113.10 sport=40070 dport=7000 src=203.0.113.10 dst=203.0.113.1 sport=7000 dport=40070 ";
-    assert!(r.conntrack.iter().any(|l| l.contains(kept)), "the first connection keeps its port: {:?}", r.conntrack);
-    let second: Vec<_> = r.conntrack.iter().filter(|l| l.contains("src=198.51.100.11 ")).collect();
+    assert!(
+        r.conntrack.iter().any(|l| l.contains(kept)),
+        "the first connection keeps its port: {:?}",
+        r.conntrack
+    );
+    let second: Vec<_> = r
+        .conntrack
+        .iter()
+        .filter(|l| l.contains("src=198.51.100.11 "))
+        .collect();
     assert_eq!(second.len(), 1, "{:?}", r.conntrack);
-    assert!(!second[0].contains("dport=40070 [") && second[0].contains(" dst=203.0.113.1 sport=7000 "), "{}", second[0]);
-    assert_eq!(counter_of(&r.counters, "-A POSTROUTING -o eth1 -j SNAT --to-source 203.0.113.1"), "[2:120]");
+    assert!(
+        !second[0].contains("dport=40070 [") && second[0].contains(" dst=203.0.113.1 sport=7000 "),
+        "{}",
+        second[0]
+    );
+    assert_eq!(
+        counter_of(&r.counters, "-A POSTROUTING -o eth1 -j SNAT --to-source 203.0.113.1"),
+        "[2:120]"
+    );
     let _ = std::fs::remove_dir_all(&r.dir);
 }
 
@@ -400,10 +649,17 @@ fn rst_close_leaves_conntrack_in_close() {
     }
     let r = run("rst-close");
     assert_eq!(r.clients[0].outcome, Outcome::Reply("+PONG".into()));
-    let ct: Vec<_> = r.conntrack.iter().filter(|l| l.contains("sport=40080 dport=10000 src=172.17.0.2")).collect();
+    let ct: Vec<_> = r
+        .conntrack
+        .iter()
+        .filter(|l| l.contains("sport=40080 dport=10000 src=172.17.0.2"))
+        .collect();
     assert_eq!(ct.len(), 1, "{:?}", r.conntrack);
     assert!(ct[0].starts_with("tcp") && ct[0].contains(" CLOSE src="), "{}", ct[0]);
-    assert!(r.packets().iter().any(|p| p.first_header().sport == Some(40080) && p.first_header().tcp_flags().contains(&"RST")));
+    assert!(r
+        .packets()
+        .iter()
+        .any(|p| p.first_header().sport == Some(40080) && p.first_header().tcp_flags().contains(&"RST")));
     let _ = std::fs::remove_dir_all(&r.dir);
 }
 
@@ -413,7 +669,11 @@ fn redirect_reaches_the_host_service() {
         return;
     }
     let r = run("redirect");
-    assert!(r.clients.iter().all(|c| c.outcome == Outcome::Reply("PROXY".into())), "{:?}", r.clients);
+    assert!(
+        r.clients.iter().all(|c| c.outcome == Outcome::Reply("PROXY".into())),
+        "{:?}",
+        r.clients
+    );
     let redirect = "-A PREROUTING -p tcp -m tcp --dport 8088 -j REDIRECT --to-ports 9099";
     assert_eq!(counter_of(&r.counters, redirect), "[2:120]");
     for sport in [40090, 40091] {
@@ -421,7 +681,10 @@ fn redirect_reaches_the_host_service() {
         assert!(r.conntrack.iter().any(|x| x.contains(&l)), "{l} in {:?}", r.conntrack);
     }
     for p in tcp_syn_to(&r, 8088) {
-        assert_eq!(p.path(), vec!["raw:PREROUTING", "nat:PREROUTING", "filter:INPUT", "nat:INPUT"]);
+        assert_eq!(
+            p.path(),
+            vec!["raw:PREROUTING", "nat:PREROUTING", "filter:INPUT", "nat:INPUT"]
+        );
     }
     let _ = std::fs::remove_dir_all(&r.dir);
 }

@@ -40,15 +40,30 @@ fn trace_line_kinds() {
     assert_eq!((e.table.as_str(), e.chain.as_str()), ("nat", "DOCKER"));
     assert_eq!(
         e.kind,
-        TraceEventKind::Rule { handle: "0xb".into(), verdict: "ACCEPT".into(), rule_text: DNAT.into() }
+        TraceEventKind::Rule {
+            handle: "0xb".into(),
+            verdict: "ACCEPT".into(),
+            rule_text: DNAT.into()
+        }
     );
-    let e = TraceEvent::parse(" TRACE: 2 3f0f78a0 filter:FORWARD:rule:0x8:JUMP:DOCKER-USER  -4 -t filter -A FORWARD -j DOCKER-USER").unwrap();
+    let e = TraceEvent::parse(
+        " TRACE: 2 3f0f78a0 filter:FORWARD:rule:0x8:JUMP:DOCKER-USER  -4 -t filter -A FORWARD -j DOCKER-USER",
+    )
+    .unwrap();
     assert_eq!(e.verdict(), "JUMP:DOCKER-USER");
     assert_eq!(e.rule_text(), Some("-A FORWARD -j DOCKER-USER"));
-    let e = TraceEvent::parse(" TRACE: 2 3f0f78a0 filter:DOCKER-USER:rule:0x14:0xfffffffb  -4 -t filter -A DOCKER-USER -j RETURN").unwrap();
+    let e = TraceEvent::parse(
+        " TRACE: 2 3f0f78a0 filter:DOCKER-USER:rule:0x14:0xfffffffb  -4 -t filter -A DOCKER-USER -j RETURN",
+    )
+    .unwrap();
     assert_eq!(e.verdict(), "0xfffffffb");
     let e = TraceEvent::parse(" TRACE: 2 3f0f78a0 raw:PREROUTING:policy:ACCEPT ").unwrap();
-    assert_eq!(e.kind, TraceEventKind::Policy { verdict: "ACCEPT".into() });
+    assert_eq!(
+        e.kind,
+        TraceEventKind::Policy {
+            verdict: "ACCEPT".into()
+        }
+    );
 }
 
 fn check_seed(text: &str) {
@@ -56,13 +71,21 @@ fn check_seed(text: &str) {
     assert_eq!(blocks.len(), text.lines().filter(|l| l.starts_with("PACKET:")).count());
     let packets = parse_packets(text);
     assert_eq!(packets.iter().map(|p| p.blocks.len()).sum::<usize>(), blocks.len());
-    let tcp: Vec<_> = packets.iter().filter(|p| p.first_header().proto.as_deref() == Some("tcp")).collect();
+    let tcp: Vec<_> = packets
+        .iter()
+        .filter(|p| p.first_header().proto.as_deref() == Some("tcp"))
+        .collect();
     // 3-way handshake, request, its ACK, reply, its ACK, FIN, FIN, last ACK.
     assert_eq!(tcp.len(), 10, "{:#?}", tcp.iter().map(|p| p.path()).collect::<Vec<_>>());
     let syn = tcp[0];
     assert_eq!(syn.first_header().tcp_flags(), vec!["SYN"]);
-    assert_eq!(syn.path(), vec!["raw:PREROUTING", "nat:PREROUTING", "filter:FORWARD", "nat:POSTROUTING"]);
-    assert!(syn.events().any(|e| e.rule_text() == Some(DNAT) && e.verdict() == "ACCEPT"));
+    assert_eq!(
+        syn.path(),
+        vec!["raw:PREROUTING", "nat:PREROUTING", "filter:FORWARD", "nat:POSTROUTING"]
+    );
+    assert!(syn
+        .events()
+        .any(|e| e.rule_text() == Some(DNAT) && e.verdict() == "ACCEPT"));
     // DNAT rewrote DST/DPORT between the nat:PREROUTING and filter:FORWARD blocks.
     assert_eq!(syn.blocks[1].header.dport, Some(10000));
     assert_eq!(syn.blocks[2].header.dport, Some(6379));
@@ -73,7 +96,10 @@ fn check_seed(text: &str) {
         assert_eq!(p.final_verdict(), Some("ACCEPT"));
     }
     // The DOCKER-USER DROP rule never matched.
-    assert!(!packets.iter().flat_map(|p| p.events()).any(|e| e.rule_text() == Some(USER_DROP)));
+    assert!(!packets
+        .iter()
+        .flat_map(|p| p.events())
+        .any(|e| e.rule_text() == Some(USER_DROP)));
     // Every packet's blocks share SRC/SPORT/ID/LEN.
     for p in &packets {
         let id = p.first_header().identity();
@@ -92,7 +118,10 @@ fn trace_ids_change_across_hooks_for_replies() {
     // The SYN-ACK from the container: its raw:PREROUTING and filter:FORWARD blocks carry
     // different trace ids, yet group into one packet.
     let packets = parse_packets(SEED_FIRST);
-    let synack = packets.iter().find(|p| p.first_header().tcp_flags() == vec!["SYN", "ACK"]).unwrap();
+    let synack = packets
+        .iter()
+        .find(|p| p.first_header().tcp_flags() == vec!["SYN", "ACK"])
+        .unwrap();
     assert_eq!(synack.blocks.len(), 2);
     assert_ne!(synack.blocks[0].header.trace_id, synack.blocks[1].header.trace_id);
     assert_eq!(synack.first_header().id, Some(0));
@@ -101,7 +130,10 @@ fn trace_ids_change_across_hooks_for_replies() {
 #[test]
 fn ctorig_drops_every_syn_and_nat_runs_again() {
     let packets = parse_packets(CTORIG);
-    let syns: Vec<_> = packets.iter().filter(|p| p.first_header().dport == Some(10000)).collect();
+    let syns: Vec<_> = packets
+        .iter()
+        .filter(|p| p.first_header().dport == Some(10000))
+        .collect();
     assert!(syns.len() >= 3, "retransmitted SYNs are traced");
     let mut ids: Vec<_> = syns.iter().map(|p| p.first_header().id).collect();
     ids.dedup();
@@ -128,7 +160,10 @@ fn input_rule_blocks_host_service_only() {
         .iter()
         .flat_map(|p| p.events())
         .any(|e| e.rule_text() == Some("-A INPUT -p tcp -m tcp --dport 10000 -j DROP")));
-    let host: Vec<_> = packets.iter().filter(|p| p.first_header().dport == Some(8080) && p.blocks.len() == 3).collect();
+    let host: Vec<_> = packets
+        .iter()
+        .filter(|p| p.first_header().dport == Some(8080) && p.blocks.len() == 3)
+        .collect();
     assert!(!host.is_empty());
     for p in host {
         assert_eq!(p.path(), vec!["raw:PREROUTING", "nat:PREROUTING", "filter:INPUT"]);
@@ -145,11 +180,25 @@ fn committed_seed_reference_data_loads() {
     let base = nfwalk_lab::scenario::scenarios_dir().join("seed");
     let r = nfwalk_lab::KernelRun::load(&base.join("kernel"), &base.join("snapshot")).unwrap();
     assert!(r.clients.iter().all(|c| c.as_expected()));
-    let tcp = r.packets().into_iter().filter(|p| p.first_header().proto.as_deref() == Some("tcp")).count();
+    let tcp = r
+        .packets()
+        .into_iter()
+        .filter(|p| p.first_header().proto.as_deref() == Some("tcp"))
+        .count();
     assert_eq!(tcp, 10);
-    assert!(r.conntrack.iter().any(|l| l.contains("sport=40001 dport=10000") && l.contains("[ASSURED]")));
+    assert!(r
+        .conntrack
+        .iter()
+        .any(|l| l.contains("sport=40001 dport=10000") && l.contains("[ASSURED]")));
     assert!(std::fs::metadata(&r.pcap).unwrap().len() > 24);
-    for f in ["ip-link.json", "ip-addr.json", "ip-route.json", "ip-rule.json", "iptables-save.txt", "sysctl.txt"] {
+    for f in [
+        "ip-link.json",
+        "ip-addr.json",
+        "ip-route.json",
+        "ip-rule.json",
+        "iptables-save.txt",
+        "sysctl.txt",
+    ] {
         assert!(r.snapshot_dir.join(f).exists(), "{f}");
     }
 }

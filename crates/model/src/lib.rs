@@ -14,6 +14,4 @@ pub mod ruleset;
 
 pub use host::{Host, Interface, IpSet, IpSetEntry, Listener, PolicyRule, Route, RouteType, Sysctls};
 pub use packet::{Packet, Proto, TcpFlags};
-pub use ruleset::{
-    Chain, Counters, Hook, Match, MatchKind, Rule, Ruleset, Table, TableName, Target, Verdict,
-};
+pub use ruleset::{Chain, Counters, Hook, Match, MatchKind, Rule, Ruleset, Table, TableName, Target, Verdict};

@@ -251,10 +251,7 @@ impl Rule {
     /// Whether any match or the target is unknown to nfwalk.
     pub fn has_unknown(&self) -> bool {
         matches!(self.target, Target::Unknown { .. })
-            || self
-                .matches
-                .iter()
-                .any(|m| matches!(m.kind, MatchKind::Unknown { .. }))
+            || self.matches.iter().any(|m| matches!(m.kind, MatchKind::Unknown { .. }))
     }
 }
 
@@ -961,9 +958,9 @@ impl Target {
             Target::Log { .. } => "LOG".into(),
             Target::Nflog { .. } => "NFLOG".into(),
             Target::Mark { .. } => "MARK".into(),
-            Target::ConnmarkSet { .. }
-            | Target::ConnmarkSave { .. }
-            | Target::ConnmarkRestore { .. } => "CONNMARK".into(),
+            Target::ConnmarkSet { .. } | Target::ConnmarkSave { .. } | Target::ConnmarkRestore { .. } => {
+                "CONNMARK".into()
+            }
             Target::Dnat { .. } => "DNAT".into(),
             Target::Snat { .. } => "SNAT".into(),
             Target::Masquerade { .. } => "MASQUERADE".into(),

@@ -5,10 +5,13 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::path::PathBuf;
 
-const LARGEST: &str = "net-network/configs_chair_for_Network_Architectures_and_Services/iptables-save-2016-06-27_16-29-01";
+const LARGEST: &str =
+    "net-network/configs_chair_for_Network_Architectures_and_Services/iptables-save-2016-06-27_16-29-01";
 
 fn bench(c: &mut Criterion) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus").join(LARGEST);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/corpus")
+        .join(LARGEST);
     let Ok(text) = std::fs::read_to_string(&path) else {
         eprintln!("corpus not found at {}: nothing to measure", path.display());
         return;

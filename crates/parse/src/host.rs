@@ -122,7 +122,11 @@ struct Ctx<'a> {
 impl<'a> Ctx<'a> {
     fn new(file: &'a str, path: String, obj: &'a Value) -> Result<Ctx<'a>, HostError> {
         if !obj.is_object() {
-            return Err(HostError::new(file, path, format!("expected an object, found {}", kind(obj))));
+            return Err(HostError::new(
+                file,
+                path,
+                format!("expected an object, found {}", kind(obj)),
+            ));
         }
         Ok(Ctx { file, path, obj })
     }
@@ -199,8 +203,7 @@ fn is_v6(s: Option<&str>) -> bool {
 }
 
 fn up_from(flags: &[&str], operstate: Option<&str>) -> bool {
-    flags.contains(&"UP")
-        && !matches!(operstate, Some("DOWN" | "LOWERLAYERDOWN" | "NOTPRESENT"))
+    flags.contains(&"UP") && !matches!(operstate, Some("DOWN" | "LOWERLAYERDOWN" | "NOTPRESENT"))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -349,8 +352,8 @@ pub fn parse_routes(file: &str, json: &str) -> Result<Vec<Route>, HostError> {
         {
             continue;
         }
-        let dst = parse_prefix(dst_s, None)
-            .ok_or_else(|| c.err("dst", format!("not an IPv4 destination: {dst_s:?}")))?;
+        let dst =
+            parse_prefix(dst_s, None).ok_or_else(|| c.err("dst", format!("not an IPv4 destination: {dst_s:?}")))?;
         let table = match c.get("table") {
             None => TABLE_MAIN,
             Some(Value::String(s)) => table_id(s).ok_or_else(|| c.err("table", "empty table name"))?,
@@ -361,8 +364,7 @@ pub fn parse_routes(file: &str, json: &str) -> Result<Vec<Route>, HostError> {
         };
         let kind = match c.opt_str("type")? {
             None => RouteType::Unicast,
-            Some(t) => RouteType::parse(t)
-                .ok_or_else(|| c.err("type", format!("unsupported route type {t:?}")))?,
+            Some(t) => RouteType::parse(t).ok_or_else(|| c.err("type", format!("unsupported route type {t:?}")))?,
         };
         let mut dev = c.opt_str("dev")?.map(str::to_string);
         let mut gateway = c.opt_v4("gateway")?;
@@ -585,10 +587,7 @@ pub fn derive_kernel_routes(ifaces: &[Interface]) -> Vec<Route> {
     for i in ifaces {
         for (k, a) in i.addrs.iter().enumerate() {
             let net = a.trunc();
-            let primary = i.addrs[..k]
-                .iter()
-                .find(|p| p.trunc() == net)
-                .map(|p| p.addr());
+            let primary = i.addrs[..k].iter().find(|p| p.trunc() == net).map(|p| p.addr());
             let prim_addr = primary.unwrap_or(a.addr());
             let dev = Some(i.name.clone());
             push(

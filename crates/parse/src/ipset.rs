@@ -60,7 +60,9 @@ fn parse_addr_part(s: &str) -> Option<Vec<Ipv4Net>> {
     if s.contains('/') {
         return s.parse::<Ipv4Net>().ok().map(|n| vec![n.trunc()]);
     }
-    s.parse::<Ipv4Addr>().ok().map(|a| vec![Ipv4Net::new(a, 32).expect("/32")])
+    s.parse::<Ipv4Addr>()
+        .ok()
+        .map(|a| vec![Ipv4Net::new(a, 32).expect("/32")])
 }
 
 fn parse_port_part(s: &str) -> Option<(u8, u16, u16)> {
@@ -107,8 +109,15 @@ pub fn parse_ipset_save(file: &str, text: &str) -> Result<(Vec<IpSet>, Vec<Strin
                 }
                 if !matches!(
                     *kind,
-                    "hash:ip" | "hash:net" | "hash:ip,port" | "hash:net,port" | "bitmap:ip" | "bitmap:port"
-                        | "hash:ip,port,ip" | "hash:ip,port,net" | "list:set"
+                    "hash:ip"
+                        | "hash:net"
+                        | "hash:ip,port"
+                        | "hash:net,port"
+                        | "bitmap:ip"
+                        | "bitmap:port"
+                        | "hash:ip,port,ip"
+                        | "hash:ip,port,net"
+                        | "list:set"
                 ) {
                     warnings.push(format!(
                         "{file}:{n}: set {name} has type {kind}, which nfwalk does not model: `-m set` on it cannot be decided"
@@ -144,7 +153,8 @@ pub fn parse_ipset_save(file: &str, text: &str) -> Result<(Vec<IpSet>, Vec<Strin
                 for (d, p) in dims.iter().zip(parts.iter()) {
                     match *d {
                         "ip" | "net" if nets == vec![None] => {
-                            let v = parse_addr_part(p).ok_or_else(|| err(p, "not an IPv4 address, network or range"))?;
+                            let v =
+                                parse_addr_part(p).ok_or_else(|| err(p, "not an IPv4 address, network or range"))?;
                             nets = v.into_iter().map(Some).collect();
                         }
                         "port" => {
@@ -159,7 +169,10 @@ pub fn parse_ipset_save(file: &str, text: &str) -> Result<(Vec<IpSet>, Vec<Strin
                 }
             }
             "flush" | "destroy" | "swap" | "rename" | "del" => {
-                warnings.push(format!("{file}:{n}: `{}` ignored: a snapshot holds the sets as saved", words[0]));
+                warnings.push(format!(
+                    "{file}:{n}: `{}` ignored: a snapshot holds the sets as saved",
+                    words[0]
+                ));
             }
             other => return Err(err(other, "expected `create` or `add` (is this `ipset save` output?)")),
         }

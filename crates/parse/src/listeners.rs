@@ -44,7 +44,13 @@ fn parse_line(l: &str) -> Result<Option<Listener>, String> {
         Some("udp") => (Proto::UDP, &f[1..]),
         Some("LISTEN") => (Proto::TCP, &f[..]),
         Some("UNCONN") => (Proto::UDP, &f[..]),
-        Some(other) if ["raw", "sctp", "u_str", "u_dgr", "u_seq", "nl", "p_raw", "p_dgr", "mptcp", "tipc", "v_str", "v_dgr", "xdp"].contains(&other) => {
+        Some(other)
+            if [
+                "raw", "sctp", "u_str", "u_dgr", "u_seq", "nl", "p_raw", "p_dgr", "mptcp", "tipc", "v_str", "v_dgr",
+                "xdp",
+            ]
+            .contains(&other) =>
+        {
             return Ok(None)
         }
         _ => return Err("not a tcp/udp socket line".into()),
@@ -64,7 +70,11 @@ fn parse_line(l: &str) -> Result<Option<Listener>, String> {
         Some(s.split('"').next().unwrap_or("").to_string())
     });
     let (hostpart, port) = local.rsplit_once(':').ok_or_else(|| format!("no port in `{local}`"))?;
-    let port: u16 = if port == "*" { 0 } else { port.parse().map_err(|_| format!("bad port `{port}`"))? };
+    let port: u16 = if port == "*" {
+        0
+    } else {
+        port.parse().map_err(|_| format!("bad port `{port}`"))?
+    };
     let (addr, iface) = match hostpart.split_once('%') {
         Some((a, d)) => (a, Some(d.to_string())),
         None => (hostpart, None),
@@ -82,7 +92,14 @@ fn parse_line(l: &str) -> Result<Option<Listener>, String> {
     } else {
         Some(addr.parse::<Ipv4Addr>().map_err(|_| format!("bad address `{addr}`"))?)
     };
-    Ok(Some(Listener { proto, addr: addr.to_string(), ipv4, port, iface, process }))
+    Ok(Some(Listener {
+        proto,
+        addr: addr.to_string(),
+        ipv4,
+        port,
+        iface,
+        process,
+    }))
 }
 
 #[cfg(test)]
@@ -126,7 +143,10 @@ mod tests {
     fn header_no_netid_and_garbage() {
         let text = "State  Recv-Q Send-Q Local Address:Port Peer Address:Port\nLISTEN 0 5 0.0.0.0:80 0.0.0.0:*\nUNCONN 0 0 0.0.0.0:68 0.0.0.0:*\nraw UNCONN 0 0 *:icmp *:*\ngarbage\ntcp LISTEN 0\ntcp LISTEN 0 5 1.2.3:80 0.0.0.0:*\ntcp LISTEN 0 5 0.0.0.0:http 0.0.0.0:*\n";
         let (l, w) = parse_ss(text);
-        assert_eq!(l.iter().map(|x| (x.proto, x.port)).collect::<Vec<_>>(), [(Proto::TCP, 80), (Proto::UDP, 68)]);
+        assert_eq!(
+            l.iter().map(|x| (x.proto, x.port)).collect::<Vec<_>>(),
+            [(Proto::TCP, 80), (Proto::UDP, 68)]
+        );
         assert_eq!(w.len(), 4, "{w:?}");
         assert!(w[0].starts_with("line 5:"), "{w:?}");
     }

@@ -124,7 +124,11 @@ impl Ctx<'_> {
 fn u32_at(d: &[u8], off: usize, be: bool) -> Option<u32> {
     let b = d.get(off..off.checked_add(4)?)?;
     let a = [b[0], b[1], b[2], b[3]];
-    Some(if be { u32::from_be_bytes(a) } else { u32::from_le_bytes(a) })
+    Some(if be {
+        u32::from_be_bytes(a)
+    } else {
+        u32::from_le_bytes(a)
+    })
 }
 
 fn read_legacy(
@@ -150,16 +154,21 @@ fn read_legacy(
     let mut off = 24usize;
     while off < bytes.len() {
         let index = out.len() + 1;
-        let (Some(sec), Some(frac), Some(caplen)) =
-            (u32_at(bytes, off, be), u32_at(bytes, off + 4, be), u32_at(bytes, off + 8, be))
-        else {
+        let (Some(sec), Some(frac), Some(caplen)) = (
+            u32_at(bytes, off, be),
+            u32_at(bytes, off + 4, be),
+            u32_at(bytes, off + 8, be),
+        ) else {
             out.push(trailing(index, off));
             break;
         };
         let start = off + 16;
         let Some(end) = start.checked_add(caplen as usize).filter(|e| *e <= bytes.len()) else {
             if caplen > 0x1000_0000 {
-                return Err(perr(off, format!("record {index}: implausible captured length {caplen}")));
+                return Err(perr(
+                    off,
+                    format!("record {index}: implausible captured length {caplen}"),
+                ));
             }
             out.push(trailing(index, off));
             break;
@@ -344,16 +353,14 @@ fn decode_link(linktype: u32, d: &[u8]) -> Frame {
             }
             (et, &d[off..], Some(src), Some(dst))
         }
-        linktype::RAW | linktype::IPV4 | linktype::RAW_BSD | linktype::RAW_BSD2 => {
-            match d.first().map(|b| b >> 4) {
-                Some(4) => (ETH_IPV4, d, None, None),
-                Some(6) => (ETH_IPV6, d, None, None),
-                _ => {
-                    f.skipped = Some("raw frame is neither IPv4 nor IPv6".into());
-                    return f;
-                }
+        linktype::RAW | linktype::IPV4 | linktype::RAW_BSD | linktype::RAW_BSD2 => match d.first().map(|b| b >> 4) {
+            Some(4) => (ETH_IPV4, d, None, None),
+            Some(6) => (ETH_IPV6, d, None, None),
+            _ => {
+                f.skipped = Some("raw frame is neither IPv4 nor IPv6".into());
+                return f;
             }
-        }
+        },
         other => {
             f.skipped = Some(format!("unsupported link type {other}"));
             return f;
@@ -523,10 +530,22 @@ fn inner_header(d: &[u8]) -> Option<Inner> {
         frag_off: frag,
         l4_quoted: t.len() as u16,
         udp_len: if proto.0 == 17 { be(4) } else { 0 },
-        tcp_flags: if proto.0 == 6 { t.get(13).copied().unwrap_or(0) } else { 0 },
+        tcp_flags: if proto.0 == 6 {
+            t.get(13).copied().unwrap_or(0)
+        } else {
+            0
+        },
         window: if proto.0 == 6 { be(14) } else { 0 },
-        icmp_type: if proto.0 == 1 { t.first().copied().unwrap_or(0) } else { 0 },
-        icmp_code: if proto.0 == 1 { t.get(1).copied().unwrap_or(0) } else { 0 },
+        icmp_type: if proto.0 == 1 {
+            t.first().copied().unwrap_or(0)
+        } else {
+            0
+        },
+        icmp_code: if proto.0 == 1 {
+            t.get(1).copied().unwrap_or(0)
+        } else {
+            0
+        },
         icmp_id: if proto.0 == 1 { be(4) } else { 0 },
         icmp_seq: if proto.0 == 1 { be(6) } else { 0 },
     };

@@ -126,14 +126,14 @@ fn empty_ruleset(source: &str) -> nfwalk_model::Ruleset {
     }
 }
 
-fn load_ruleset(
-    path: &Path,
-    text: &str,
-) -> Result<(nfwalk_model::Ruleset, Vec<Diagnostic>), SnapshotError> {
+fn load_ruleset(path: &Path, text: &str) -> Result<(nfwalk_model::Ruleset, Vec<Diagnostic>), SnapshotError> {
     let file = path.display().to_string();
     // `iptables-save` prints nothing when no table is loaded (a fresh namespace): no
     // filtering at all, the same as an empty ruleset.
-    if text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
+    if text
+        .lines()
+        .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+    {
         return Ok((empty_ruleset(&file), Vec::new()));
     }
     match crate::iptables::load(&file, text) {
@@ -196,7 +196,13 @@ pub fn load_snapshot(dir: &Path) -> Result<(Host, Vec<Diagnostic>), SnapshotErro
             let (sets, warnings) = crate::ipset::parse_ipset_save(&name_of("ipset-save.txt"), &t)
                 .map_err(|e| SnapshotError::Ipset(Box::new(e)))?;
             for w in warnings {
-                diags.push(crate::iptables::Diagnostic::warning(&name_of("ipset-save.txt"), 0, 0, "", w));
+                diags.push(crate::iptables::Diagnostic::warning(
+                    &name_of("ipset-save.txt"),
+                    0,
+                    0,
+                    "",
+                    w,
+                ));
             }
             sets
         }
@@ -206,7 +212,13 @@ pub fn load_snapshot(dir: &Path) -> Result<(Host, Vec<Diagnostic>), SnapshotErro
         Some(t) => {
             let (l, warnings) = crate::listeners::parse_ss(&t);
             for w in warnings {
-                diags.push(crate::iptables::Diagnostic::warning(&name_of("listeners.txt"), 0, 0, "", w));
+                diags.push(crate::iptables::Diagnostic::warning(
+                    &name_of("listeners.txt"),
+                    0,
+                    0,
+                    "",
+                    w,
+                ));
             }
             l
         }
@@ -331,7 +343,9 @@ pub fn load_host_toml(path: &Path) -> Result<(Host, Vec<Diagnostic>), SnapshotEr
         lo.mtu = 65536;
         lo.mac = Some([0; 6]);
         if used.contains(&1) {
-            return Err(terr("index 1 is the loopback's; name the interface `lo` or pick another index".into()));
+            return Err(terr(
+                "index 1 is the loopback's; name the interface `lo` or pick another index".into(),
+            ));
         }
         used.push(1);
         interfaces.push(lo);
@@ -351,10 +365,11 @@ pub fn load_host_toml(path: &Path) -> Result<(Host, Vec<Diagnostic>), SnapshotEr
         };
         let mut addrs = Vec::new();
         for a in &i.addrs {
-            addrs.push(
-                a.parse::<Ipv4Net>()
-                    .map_err(|_| terr(format!("{at}: address {a:?} is not IPv4 with a prefix length like 10.0.0.1/24")))?,
-            );
+            addrs.push(a.parse::<Ipv4Net>().map_err(|_| {
+                terr(format!(
+                    "{at}: address {a:?} is not IPv4 with a prefix length like 10.0.0.1/24"
+                ))
+            })?);
         }
         let mac = match &i.mac {
             None => None,
@@ -386,7 +401,10 @@ pub fn load_host_toml(path: &Path) -> Result<(Host, Vec<Diagnostic>), SnapshotEr
         let ip = |s: &Option<String>, what: &str| -> Result<Option<Ipv4Addr>, SnapshotError> {
             match s {
                 None => Ok(None),
-                Some(s) => s.parse().map(Some).map_err(|_| terr(format!("{at}: {what} {s:?} is not an IPv4 address"))),
+                Some(s) => s
+                    .parse()
+                    .map(Some)
+                    .map_err(|_| terr(format!("{at}: {what} {s:?} is not an IPv4 address"))),
             }
         };
         if let Some(d) = &r.dev {
@@ -422,7 +440,9 @@ pub fn load_host_toml(path: &Path) -> Result<(Host, Vec<Diagnostic>), SnapshotEr
                 let p = |s: &Option<String>| -> Result<Option<Ipv4Net>, SnapshotError> {
                     match s.as_deref() {
                         None | Some("all") => Ok(None),
-                        Some(s) => prefix(s).map(Some).ok_or_else(|| terr(format!("{at}: bad prefix {s:?}"))),
+                        Some(s) => prefix(s)
+                            .map(Some)
+                            .ok_or_else(|| terr(format!("{at}: bad prefix {s:?}"))),
                     }
                 };
                 let action = match r.action.as_deref() {
@@ -469,7 +489,10 @@ pub fn load_host_toml(path: &Path) -> Result<(Host, Vec<Diagnostic>), SnapshotEr
         None => (empty_ruleset("<empty>"), Vec::new()),
         Some(r) => {
             let rp = path.parent().unwrap_or(Path::new(".")).join(r);
-            let text = std::fs::read_to_string(&rp).map_err(|source| SnapshotError::Io { path: rp.clone(), source })?;
+            let text = std::fs::read_to_string(&rp).map_err(|source| SnapshotError::Io {
+                path: rp.clone(),
+                source,
+            })?;
             load_ruleset(&rp, &text)?
         }
     };

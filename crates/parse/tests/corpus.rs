@@ -97,9 +97,7 @@ fn is_dash_s(path: &Path, text: &str) -> bool {
     let ls: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     name.contains("iptables")
         && !ls.is_empty()
-        && ls
-            .iter()
-            .any(|l| l.starts_with("-P ") || l.starts_with("-A "))
+        && ls.iter().any(|l| l.starts_with("-P ") || l.starts_with("-A "))
         && ls
             .iter()
             .all(|l| l.starts_with("-P ") || l.starts_with("-N ") || l.starts_with("-A "))
@@ -119,11 +117,7 @@ fn corpus_dumps_load() {
     let mut failed = Vec::new();
     let mut allowed = 0;
     for p in &files {
-        let rel = p
-            .strip_prefix(&root)
-            .unwrap_or(p)
-            .to_string_lossy()
-            .to_string();
+        let rel = p.strip_prefix(&root).unwrap_or(p).to_string_lossy().to_string();
         if rel.ends_with(".t") || rel.ends_with(".txlate") || rel.ends_with(".md") {
             continue;
         }
@@ -147,16 +141,8 @@ fn corpus_dumps_load() {
                 }
                 let rs = l.ruleset.rules().count();
                 rules += rs;
-                unknown_rules += l
-                    .ruleset
-                    .rules()
-                    .filter(|(_, _, r)| r.has_unknown())
-                    .count();
-                warnings += l
-                    .diagnostics
-                    .iter()
-                    .filter(|d| d.severity == Severity::Warning)
-                    .count();
+                unknown_rules += l.ruleset.rules().filter(|(_, _, r)| r.has_unknown()).count();
+                warnings += l.diagnostics.iter().filter(|d| d.severity == Severity::Warning).count();
             }
             Err(e) => {
                 if let Some((_, why)) = ALLOWLIST.iter().find(|(f, _)| *f == rel) {
@@ -173,10 +159,7 @@ fn corpus_dumps_load() {
         "corpus: {save} iptables-save files and {dash_s} `-S` files loaded ({rules} rules, {unknown_rules} with unmodelled parts, {warnings} warnings); {allowed} allowlisted; {} failed",
         failed.len()
     );
-    assert!(
-        save > 300,
-        "expected the corpus to hold 300+ save files, found {save}"
-    );
+    assert!(save > 300, "expected the corpus to hold 300+ save files, found {save}");
     assert!(
         failed.is_empty(),
         "{} corpus files failed to load:\n{}",
@@ -247,11 +230,7 @@ fn iptables_t_vectors() {
     let (mut ok_total, mut ok_pass, mut fail_total, mut fail_detected) = (0, 0, 0, 0);
     let mut ok_failures = Vec::new();
     for p in files {
-        let name = p
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .to_string();
+        let name = p.file_name().unwrap_or_default().to_string_lossy().to_string();
         let Some(stem) = name.strip_suffix(".t") else {
             continue;
         };
@@ -269,11 +248,7 @@ fn iptables_t_vectors() {
             continue;
         };
         for (ln, line) in text.lines().enumerate() {
-            if line.starts_with('#')
-                || line.starts_with(':')
-                || line.starts_with('*')
-                || line.trim().is_empty()
-            {
+            if line.starts_with('#') || line.starts_with(':') || line.starts_with('*') || line.trim().is_empty() {
                 continue;
             }
             let parts: Vec<&str> = line.split(';').collect();

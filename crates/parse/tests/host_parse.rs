@@ -71,7 +71,9 @@ fn routes_from_real_json() {
     let bh = routes.iter().find(|r| r.kind == RouteType::Blackhole).unwrap();
     assert_eq!((bh.table, bh.dst.to_string().as_str()), (100, "203.0.113.0/24"));
     assert!(routes.iter().any(|r| r.kind == RouteType::Prohibit && r.table == 200));
-    assert!(routes.iter().any(|r| r.kind == RouteType::Unreachable && r.table == TABLE_MAIN));
+    assert!(routes
+        .iter()
+        .any(|r| r.kind == RouteType::Unreachable && r.table == TABLE_MAIN));
     let m = routes.iter().find(|r| r.dst.to_string() == "198.51.100.0/24").unwrap();
     assert_eq!(m.metric, 100);
     let loc = routes
@@ -142,7 +144,10 @@ fn sysctl_real_and_partial() {
     .unwrap();
     assert!(s.ip_forward && s.route_localnet && s.bridge_nf_call_iptables);
     let e = parse_sysctl("s.txt", "net.ipv4.ip_forward = 1\ngarbage\n").unwrap_err();
-    assert_eq!(e.to_string(), "s.txt: at line 2: expected `key = value`, found \"garbage\"");
+    assert_eq!(
+        e.to_string(),
+        "s.txt: at line 2: expected `key = value`, found \"garbage\""
+    );
     let e = parse_sysctl("s.txt", "net.ipv4.ip_forward = yes").unwrap_err();
     assert!(e.to_string().contains("line 1"), "{e}");
 }
@@ -154,7 +159,10 @@ fn errors_name_file_and_path() {
     let e = parse_links("ip-link.json", "{").unwrap_err();
     assert!(e.to_string().starts_with("ip-link.json: at line 1 column 1"), "{e}");
     let e = parse_links("ip-link.json", "{}").unwrap_err();
-    assert_eq!(e.to_string(), "ip-link.json: at $: expected a JSON array, found an object");
+    assert_eq!(
+        e.to_string(),
+        "ip-link.json: at $: expected a JSON array, found an object"
+    );
     let mut v = Vec::new();
     let e = parse_addrs(
         "ip-addr.json",
@@ -162,12 +170,19 @@ fn errors_name_file_and_path() {
         &mut v,
     )
     .unwrap_err();
-    assert_eq!(e.to_string(), "ip-addr.json: at $[0].addr_info[0].prefixlen: invalid IPv4 prefix length 40");
+    assert_eq!(
+        e.to_string(),
+        "ip-addr.json: at $[0].addr_info[0].prefixlen: invalid IPv4 prefix length 40"
+    );
     let e = parse_routes("ip-route.json", r#"[{"dst":"10.0.0.0/8"},{"dst":"10.0.0.0/99"}]"#).unwrap_err();
     assert_eq!(e.location, "$[1].dst");
     let e = parse_routes("r", r#"[{"dst":"default","type":"nat"}]"#).unwrap_err();
     assert_eq!(e.location, "$[0].type");
-    let e = parse_rules("r", r#"[{"priority":5,"src":"all","suppress_prefixlen":0,"table":"main"}]"#).unwrap_err();
+    let e = parse_rules(
+        "r",
+        r#"[{"priority":5,"src":"all","suppress_prefixlen":0,"table":"main"}]"#,
+    )
+    .unwrap_err();
     assert_eq!(e.location, "$[0].suppress_prefixlen");
     let e = parse_routes("r", r#"[{"dst":"default","metric":-1}]"#).unwrap_err();
     assert_eq!(e.location, "$[0].metric");
@@ -188,7 +203,11 @@ fn ipv6_and_odd_shapes() {
     assert_eq!(r[0].dev.as_deref(), Some("eth0"));
     assert_eq!(r[1].table, table_id("mytable").unwrap());
     assert!(r[1].table >= 0x8000_0000);
-    let rules = parse_rules("r", r#"[{"priority":10,"src":"all","table":"mytable"},{"priority":11,"src":"all","action":"nop"}]"#).unwrap();
+    let rules = parse_rules(
+        "r",
+        r#"[{"priority":10,"src":"all","table":"mytable"},{"priority":11,"src":"all","action":"nop"}]"#,
+    )
+    .unwrap();
     assert_eq!(rules.len(), 1);
     assert_eq!(rules[0].table, table_id("mytable"));
 }

@@ -40,7 +40,10 @@ fn full_snapshot() {
     assert_eq!(host.iface("veth0").unwrap().addrs.len(), 3);
     assert_eq!(host.iface_by_index(4).unwrap().master.as_deref(), Some("br0"));
     assert_eq!(host.rules.len(), 9);
-    assert!(host.routes.iter().any(|r| r.dst.prefix_len() == 0 && r.table == TABLE_MAIN));
+    assert!(host
+        .routes
+        .iter()
+        .any(|r| r.dst.prefix_len() == 0 && r.table == TABLE_MAIN));
     assert!(!host.sysctl.ip_forward);
     assert!(!host.ruleset.tables.is_empty(), "iptables-save.txt has filter and nat");
 }
@@ -131,7 +134,11 @@ table = "main"
 fn host_toml() {
     let d = Scratch::new("toml");
     std::fs::create_dir_all(d.0.join("rules")).unwrap();
-    std::fs::copy(fixture_dir().join("iptables-save.txt"), d.0.join("rules/iptables-save.txt")).unwrap();
+    std::fs::copy(
+        fixture_dir().join("iptables-save.txt"),
+        d.0.join("rules/iptables-save.txt"),
+    )
+    .unwrap();
     d.put("web1.toml", TOML);
     let (host, _) = load_host_toml(&d.0.join("web1.toml")).unwrap();
     assert_eq!(host.name, "web1");
@@ -140,7 +147,11 @@ fn host_toml() {
     assert_eq!(host.iface("veth1").unwrap().master.as_deref(), Some("docker0"));
     assert_eq!(host.iface("eth0").unwrap().mac, Some([2, 0, 0, 0, 0, 1]));
     assert!(host.sysctl.ip_forward && !host.sysctl.bridge_nf_call_iptables && !host.sysctl.route_localnet);
-    let has = |table, kind, dst: &str| host.routes.iter().any(|r| r.table == table && r.kind == kind && r.dst.to_string() == dst);
+    let has = |table, kind, dst: &str| {
+        host.routes
+            .iter()
+            .any(|r| r.table == table && r.kind == kind && r.dst.to_string() == dst)
+    };
     assert!(has(TABLE_MAIN, RouteType::Unicast, "0.0.0.0/0"));
     assert!(has(100, RouteType::Blackhole, "203.0.113.0/24"));
     assert!(has(TABLE_MAIN, RouteType::Unicast, "198.51.100.0/24"));
@@ -168,12 +179,21 @@ fn host_toml_defaults_and_errors() {
     assert_eq!(host.interfaces.len(), 2);
 
     for (text, want) in [
-        ("[[interfaces]]\nname = \"eth0\"\naddrs = [\"10.0.0.1\"]\n", "not IPv4 with a prefix length"),
+        (
+            "[[interfaces]]\nname = \"eth0\"\naddrs = [\"10.0.0.1\"]\n",
+            "not IPv4 with a prefix length",
+        ),
         ("[[interfaces]]\nname = \"eth0\"\nadrs = []\n", "adrs"),
-        ("[[routes]]\ndst = \"default\"\ndev = \"eth9\"\n", "no interface named \"eth9\""),
+        (
+            "[[routes]]\ndst = \"default\"\ndev = \"eth9\"\n",
+            "no interface named \"eth9\"",
+        ),
         ("[sysctl]\nforward = 1\n", "unknown key \"forward\""),
         ("rules = \"missing.txt\"\n", "missing.txt"),
-        ("[[routes]]\ndst = \"10.0.0.0/8\"\ntype = \"bogus\"\n", "unknown route type"),
+        (
+            "[[routes]]\ndst = \"10.0.0.0/8\"\ntype = \"bogus\"\n",
+            "unknown route type",
+        ),
     ] {
         d.put("b.toml", text);
         let e = load_host_toml(&d.0.join("b.toml")).unwrap_err().to_string();
@@ -203,7 +223,9 @@ fn collect_in_netns_round_trip() {
     struct Del(String);
     impl Drop for Del {
         fn drop(&mut self) {
-            let _ = std::process::Command::new("ip").args(["netns", "del", &self.0]).status();
+            let _ = std::process::Command::new("ip")
+                .args(["netns", "del", &self.0])
+                .status();
         }
     }
     let _del = Del(ns.clone());
@@ -219,6 +241,9 @@ fn collect_in_netns_round_trip() {
     let br = host.iface("br9").unwrap();
     assert_eq!(br.kind.as_deref(), Some("bridge"));
     assert_eq!(br.addrs[0].to_string(), "10.77.0.1/24");
-    assert!(host.routes.iter().any(|r| r.kind == RouteType::Local && r.dst.to_string() == "10.77.0.1/32"));
+    assert!(host
+        .routes
+        .iter()
+        .any(|r| r.kind == RouteType::Local && r.dst.to_string() == "10.77.0.1/32"));
     assert!(host.rules.len() >= 3);
 }

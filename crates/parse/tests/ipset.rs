@@ -24,7 +24,10 @@ fn sets_and_membership() {
     let get = |n: &str| sets.iter().find(|s| s.name == n).unwrap();
     let allowed = get("allowed");
     assert!(allowed.contains(Some("198.51.100.10".parse().unwrap()), None));
-    assert!(!allowed.contains(Some("198.51.100.66".parse().unwrap()), None), "nomatch wins");
+    assert!(
+        !allowed.contains(Some("198.51.100.66".parse().unwrap()), None),
+        "nomatch wins"
+    );
     assert!(!allowed.contains(Some("203.0.113.1".parse().unwrap()), None));
     let svc = get("svc");
     assert!(svc.contains(Some("203.0.113.10".parse().unwrap()), Some((6, 443))));

@@ -31,8 +31,8 @@ COMMIT
 ";
 
 const TOKENS: &[&str] = &[
-    " ", "\n", "!", "-A", "-I", "-m", "-j", "-p", "--", "\"", "'", "\\", "[", "]", ":", "*", ",",
-    "/", "COMMIT", "*filter", "tcp", "--dport", "65536", "::", "é", "\r", "#",
+    " ", "\n", "!", "-A", "-I", "-m", "-j", "-p", "--", "\"", "'", "\\", "[", "]", ":", "*", ",", "/", "COMMIT",
+    "*filter", "tcp", "--dport", "65536", "::", "é", "\r", "#",
 ];
 
 /// Mutations of the valid dump: byte edits at random positions, with inserts from useful tokens.

@@ -37,8 +37,14 @@ fn check_common(frames: &[Frame]) {
 
     let echo = frames[6].packet.as_ref().unwrap();
     assert_eq!((echo.src, echo.dst, echo.proto), (B, A, Proto::ICMP));
-    assert_eq!((echo.icmp_type, echo.icmp_code, echo.icmp_id, echo.icmp_seq), (8, 0, 0x1234, 1));
-    assert_eq!((echo.len, echo.payload_len, echo.ttl, echo.id, echo.df), (84, 56, 64, 50229, true));
+    assert_eq!(
+        (echo.icmp_type, echo.icmp_code, echo.icmp_id, echo.icmp_seq),
+        (8, 0, 0x1234, 1)
+    );
+    assert_eq!(
+        (echo.len, echo.payload_len, echo.ttl, echo.id, echo.df),
+        (84, 56, 64, 50229, true)
+    );
     assert_eq!(echo.inner, None);
     assert_eq!(echo.mac_src, Some(B_MAC));
     assert_eq!(echo.mac_proto, 0x0800);
@@ -67,10 +73,16 @@ fn check_common(frames: &[Frame]) {
     let unreach = frames[14].packet.as_ref().unwrap();
     assert_eq!((unreach.src, unreach.dst), (B, A));
     assert_eq!((unreach.icmp_type, unreach.icmp_code, unreach.icmp_id), (3, 3, 0));
-    assert_eq!((unreach.tos, unreach.df, unreach.len, unreach.id), (0xc0, false, 61, 50270));
+    assert_eq!(
+        (unreach.tos, unreach.df, unreach.len, unreach.id),
+        (0xc0, false, 61, 50270)
+    );
     assert!(unreach.is_icmp_error());
     let inner = unreach.inner.unwrap();
-    assert_eq!((inner.src, inner.sport, inner.dst, inner.dport, inner.proto), (A, 40000, B, 33434, Proto::UDP));
+    assert_eq!(
+        (inner.src, inner.sport, inner.dst, inner.dport, inner.proto),
+        (A, 40000, B, 33434, Proto::UDP)
+    );
 }
 
 #[test]
@@ -147,7 +159,11 @@ fn legacy(linktype: u32, be: bool, nanos: bool, recs: &[(u64, Vec<u8>)]) -> Vec<
     f.extend(w32(linktype));
     for (us, r) in recs {
         f.extend(w32((us / 1_000_000) as u32));
-        f.extend(w32(if nanos { (us % 1_000_000 * 1000) as u32 } else { (us % 1_000_000) as u32 }));
+        f.extend(w32(if nanos {
+            (us % 1_000_000 * 1000) as u32
+        } else {
+            (us % 1_000_000) as u32
+        }));
         f.extend(w32(r.len() as u32));
         f.extend(w32(r.len() as u32));
         f.extend(r);
@@ -159,7 +175,12 @@ fn legacy(linktype: u32, be: bool, nanos: bool, recs: &[(u64, Vec<u8>)]) -> Vec<
 fn raw_ipv4_in_both_byte_orders_and_precisions() {
     let recs = ip_frames();
     assert_eq!(recs.len(), 9);
-    for (lt, be, nanos) in [(101, false, false), (228, true, false), (101, true, true), (228, false, true)] {
+    for (lt, be, nanos) in [
+        (101, false, false),
+        (228, true, false),
+        (101, true, true),
+        (228, false, true),
+    ] {
         let frames = read_pcap(&legacy(lt, be, nanos, &recs), &names, Some("eth0")).unwrap();
         assert_eq!(frames.len(), 9);
         let echo = frames[0].packet.as_ref().unwrap();
@@ -178,7 +199,11 @@ fn truncated_tail_and_truncated_headers() {
     let frames = read_pcap(&f, &names, None).unwrap();
     assert_eq!(frames.len(), 2);
     assert!(frames[0].packet.is_some());
-    assert!(frames[1].skipped.as_deref().unwrap().contains("truncated at the end"), "{:?}", frames[1]);
+    assert!(
+        frames[1].skipped.as_deref().unwrap().contains("truncated at the end"),
+        "{:?}",
+        frames[1]
+    );
     // A SYN cut after 30 bytes: the TCP header is incomplete.
     let short = vec![(0, recs[1].1[..30].to_vec()), (0, recs[1].1[..12].to_vec())];
     let frames = read_pcap(&legacy(101, false, false, &short), &names, None).unwrap();

@@ -9,7 +9,9 @@ use nfwalk_walk::{Ingress, Walker};
 use std::path::PathBuf;
 
 fn scenario(p: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios").join(p)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../scenarios")
+        .join(p)
 }
 
 fn bench(c: &mut Criterion) {
@@ -24,7 +26,13 @@ fn bench(c: &mut Criterion) {
     c.bench_function("trace: seed SYN (fresh walker)", |b| {
         b.iter(|| {
             let mut w = Walker::new(&host);
-            w.walk(Ingress::Iface { iface: "enp1s0".into(), physin: None }, syn.clone())
+            w.walk(
+                Ingress::Iface {
+                    iface: "enp1s0".into(),
+                    physin: None,
+                },
+                syn.clone(),
+            )
         })
     });
 
@@ -33,7 +41,12 @@ fn bench(c: &mut Criterion) {
     let frames: Vec<Frame> = nfwalk_parse::pcap::read_pcap(&bytes, &names, None)
         .unwrap()
         .into_iter()
-        .map(|f| Frame { index: f.index, iface: f.iface, packet: f.packet, skipped: f.skipped })
+        .map(|f| Frame {
+            index: f.index,
+            iface: f.iface,
+            packet: f.packet,
+            skipped: f.skipped,
+        })
         .collect();
     let mut g = c.benchmark_group("replay");
     g.throughput(Throughput::Elements(frames.len() as u64));

@@ -19,7 +19,12 @@ fn main() {
     let frames: Vec<Frame> = nfwalk_parse::pcap::read_pcap(&bytes, &names, None)
         .unwrap()
         .into_iter()
-        .map(|f| Frame { index: f.index, iface: f.iface, packet: f.packet, skipped: f.skipped })
+        .map(|f| Frame {
+            index: f.index,
+            iface: f.iface,
+            packet: f.packet,
+            skipped: f.skipped,
+        })
         .collect();
     let t = std::time::Instant::now();
     let (mut seen, mut walked) = (0usize, 0usize);

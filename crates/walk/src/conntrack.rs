@@ -401,7 +401,8 @@ impl Table {
         self.index.insert(c.orig, (i, false));
         self.index.insert(c.reply, (i, true));
         if c.port_unknown {
-            self.unknown_ports.insert((c.reply.src, c.reply.sport, c.reply.dst, c.reply.proto), i);
+            self.unknown_ports
+                .insert((c.reply.src, c.reply.sport, c.reply.dst, c.reply.proto), i);
         }
         self.conns.push(c);
         i

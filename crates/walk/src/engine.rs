@@ -3,8 +3,8 @@
 use nfwalk_model::ruleset::{CtStates, NatRange};
 use nfwalk_model::{Counters, Hook, Host, Packet, Proto, Rule, TableName, Target, TcpFlags, Verdict};
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
 
 use crate::conntrack::{self, Conn, TcpState, TcpTransition, Tuple};
 use crate::log::{log_line, LogCtx};
@@ -232,11 +232,7 @@ impl<'h> Walker<'h> {
 
     /// `nat/KUBE-SVC-X rule 2 (line 57)` for a rule key.
     fn rule_label(&self, key: &RuleKey) -> String {
-        let chain = self
-            .host
-            .ruleset
-            .table(key.0)
-            .and_then(|t| t.chains.get(key.1));
+        let chain = self.host.ruleset.table(key.0).and_then(|t| t.chains.get(key.1));
         match chain {
             Some(c) => {
                 let line = c.rules.get(key.2).map(|r| r.line).unwrap_or(0);
@@ -318,9 +314,13 @@ impl<'h> Walker<'h> {
     fn received(&mut self, st: &mut State) -> Fate {
         let in_name = st.in_.clone().unwrap_or_default();
         if self.host.iface(&in_name).is_none() && !self.host.interfaces.is_empty() {
-            note!(self, st, Event::Note {
-                text: format!("interface {in_name} is not in the snapshot; walking anyway"),
-            });
+            note!(
+                self,
+                st,
+                Event::Note {
+                    text: format!("interface {in_name} is not in the snapshot; walking anyway"),
+                }
+            );
         }
         // A frame on a bridge port enters as in=<bridge>, physin=<port>.
         if let Some(master) = self.host.iface(&in_name).and_then(|i| i.master.clone()) {
@@ -332,11 +332,15 @@ impl<'h> Walker<'h> {
             let br = st.in_.clone().unwrap_or_default();
             if self.is_bridged_frame(st, &br) {
                 if !self.host.sysctl.bridge_nf_call_iptables {
-                    note!(self, st, Event::Note {
-                        text: format!(
-                            "bridged on {br}; net.bridge.bridge-nf-call-iptables=0 so iptables never sees it"
-                        ),
-                    });
+                    note!(
+                        self,
+                        st,
+                        Event::Note {
+                            text: format!(
+                                "bridged on {br}; net.bridge.bridge-nf-call-iptables=0 so iptables never sees it"
+                            ),
+                        }
+                    );
                     return Fate::Bridged { bridge: br };
                 }
                 st.bridged = true;
@@ -354,9 +358,13 @@ impl<'h> Walker<'h> {
             let br = st.in_.clone().unwrap_or_default();
             // DNAT may have turned a bridged frame into a routed one.
             if self.is_bridged_frame(st, &br) {
-                note!(self, st, Event::Route {
-                    decision: format!("bridged by {br} (destination is on the bridge, not this host)"),
-                });
+                note!(
+                    self,
+                    st,
+                    Event::Route {
+                        decision: format!("bridged by {br} (destination is on the bridge, not this host)"),
+                    }
+                );
                 st.out = Some(br.clone());
                 if let Some(f) = self.hook(Hook::Forward, st) {
                     return f;
@@ -378,18 +386,26 @@ impl<'h> Walker<'h> {
         };
         let r = route::lookup(self.host, st.p.dst, &flow);
         if st.p.dst.is_loopback() && st.in_.as_deref() != Some("lo") && !self.host.sysctl.route_localnet {
-            note!(self, st, Event::Route {
-                decision: format!("martian destination {} on {in_name}: dropped", st.p.dst),
-            });
+            note!(
+                self,
+                st,
+                Event::Route {
+                    decision: format!("martian destination {} on {in_name}: dropped", st.p.dst),
+                }
+            );
             return Fate::Discarded {
                 reason: "martian destination (127.0.0.0/8 from a non-loopback interface)".into(),
             };
         }
         match r {
             RouteResult::Local { .. } | RouteResult::Broadcast { .. } | RouteResult::Multicast => {
-                note!(self, st, Event::Route {
-                    decision: format!("{} is a local address: INPUT", st.p.dst),
-                });
+                note!(
+                    self,
+                    st,
+                    Event::Route {
+                        decision: format!("{} is a local address: INPUT", st.p.dst),
+                    }
+                );
                 if let Some(f) = self.hook(Hook::Input, st) {
                     return f;
                 }
@@ -397,26 +413,28 @@ impl<'h> Walker<'h> {
                 Fate::DeliveredLocally
             }
             RouteResult::Unicast {
-                dev,
-                gateway,
-                prefix,
-                ..
+                dev, gateway, prefix, ..
             } => {
                 if !self.host.sysctl.ip_forward {
-                    note!(self, st, Event::Route {
-                        decision: format!(
-                            "{} is not local and net.ipv4.ip_forward=0: dropped",
-                            st.p.dst
-                        ),
-                    });
+                    note!(
+                        self,
+                        st,
+                        Event::Route {
+                            decision: format!("{} is not local and net.ipv4.ip_forward=0: dropped", st.p.dst),
+                        }
+                    );
                     return Fate::Discarded {
                         reason: "not a local address and net.ipv4.ip_forward=0".into(),
                     };
                 }
                 let via = gateway.map(|g| format!(" via {g}")).unwrap_or_default();
-                note!(self, st, Event::Route {
-                    decision: format!("forward: {} matches route {prefix}{via} dev {dev}", st.p.dst),
-                });
+                note!(
+                    self,
+                    st,
+                    Event::Route {
+                        decision: format!("forward: {} matches route {prefix}{via} dev {dev}", st.p.dst),
+                    }
+                );
                 if st.p.ttl <= 1 {
                     return Fate::Discarded {
                         reason: "TTL exceeded (ICMP time exceeded sent)".into(),
@@ -434,17 +452,25 @@ impl<'h> Walker<'h> {
                 Fate::Forwarded { out: dev }
             }
             RouteResult::Reject { kind } => {
-                note!(self, st, Event::Route {
-                    decision: format!("route to {} is {kind:?}", st.p.dst),
-                });
+                note!(
+                    self,
+                    st,
+                    Event::Route {
+                        decision: format!("route to {} is {kind:?}", st.p.dst),
+                    }
+                );
                 Fate::Discarded {
                     reason: format!("{kind:?} route").to_lowercase(),
                 }
             }
             RouteResult::NoRoute => {
-                note!(self, st, Event::Route {
-                    decision: format!("no route to {}", st.p.dst),
-                });
+                note!(
+                    self,
+                    st,
+                    Event::Route {
+                        decision: format!("no route to {}", st.p.dst),
+                    }
+                );
                 Fate::Discarded {
                     reason: format!("no route to {}", st.p.dst),
                 }
@@ -483,10 +509,21 @@ impl<'h> Walker<'h> {
             return f;
         }
         if (st.p.dst, st.p.mark) != before {
-            r = route::lookup(self.host, st.p.dst, &Flow { mark: st.p.mark, ..flow });
-            note!(self, st, Event::Note {
-                text: "destination or mark changed in OUTPUT: routing decision taken again".into(),
-            });
+            r = route::lookup(
+                self.host,
+                st.p.dst,
+                &Flow {
+                    mark: st.p.mark,
+                    ..flow
+                },
+            );
+            note!(
+                self,
+                st,
+                Event::Note {
+                    text: "destination or mark changed in OUTPUT: routing decision taken again".into(),
+                }
+            );
             if let Some(f) = self.output_route(st, &r) {
                 return f;
             }
@@ -500,9 +537,13 @@ impl<'h> Walker<'h> {
             // Looped back: the packet comes in again on lo, keeping its conntrack entry.
             st.in_ = Some("lo".into());
             st.out = None;
-            note!(self, st, Event::Note {
-                text: "destination is local: the packet loops back through lo".into(),
-            });
+            note!(
+                self,
+                st,
+                Event::Note {
+                    text: "destination is local: the packet loops back through lo".into(),
+                }
+            );
             if let Some(f) = self.hook(Hook::Prerouting, st) {
                 return f;
             }
@@ -518,9 +559,13 @@ impl<'h> Walker<'h> {
         match r {
             RouteResult::Local { .. } | RouteResult::Broadcast { .. } => {
                 st.out = Some("lo".into());
-                note!(self, st, Event::Route {
-                    decision: format!("{} is local: out lo", st.p.dst),
-                });
+                note!(
+                    self,
+                    st,
+                    Event::Route {
+                        decision: format!("{} is local: out lo", st.p.dst),
+                    }
+                );
                 None
             }
             RouteResult::Unicast {
@@ -536,9 +581,13 @@ impl<'h> Walker<'h> {
                         .unwrap_or(Ipv4Addr::UNSPECIFIED);
                 }
                 let via = gateway.map(|g| format!(" via {g}")).unwrap_or_default();
-                note!(self, st, Event::Route {
-                    decision: format!("output: {} matches route {prefix}{via} dev {dev}", st.p.dst),
-                });
+                note!(
+                    self,
+                    st,
+                    Event::Route {
+                        decision: format!("output: {} matches route {prefix}{via} dev {dev}", st.p.dst),
+                    }
+                );
                 None
             }
             RouteResult::Multicast => {
@@ -559,14 +608,18 @@ impl<'h> Walker<'h> {
     /// Runs every table registered at `hook`, in priority order, with conntrack at -200.
     /// Returns a fate when the packet stops here.
     fn hook(&mut self, hook: Hook, st: &mut State) -> Option<Fate> {
-        note!(self, st, Event::Hook {
-            hook,
-            in_: st.in_.clone(),
-            out: st.out.clone(),
-            physin: st.physin.clone(),
-            physout: st.physout.clone(),
-            packet: st.p.clone(),
-        });
+        note!(
+            self,
+            st,
+            Event::Hook {
+                hook,
+                in_: st.in_.clone(),
+                out: st.out.clone(),
+                physin: st.physin.clone(),
+                physout: st.physout.clone(),
+                packet: st.p.clone(),
+            }
+        );
         let order: &[TableName] = match hook {
             Hook::Prerouting => &[TableName::Raw, TableName::Mangle, TableName::Nat],
             Hook::Input => &[
@@ -627,7 +680,8 @@ impl<'h> Walker<'h> {
                         if let Ct::Existing(i, _, _) = st.ct {
                             let cm = self.conntrack.get_mut(i);
                             if let Some(s) = cm.tcp.filter(|&s| cm.confirmed && s != TcpState::Close) {
-                                cm.history.push(format!("{} → CLOSE: REJECT --reject-with tcp-reset", s.name()));
+                                cm.history
+                                    .push(format!("{} → CLOSE: REJECT --reject-with tcp-reset", s.name()));
                                 cm.tcp = Some(TcpState::Close);
                             }
                         }
@@ -653,9 +707,13 @@ impl<'h> Walker<'h> {
         }
         if st.notrack {
             st.ct = Ct::Untracked;
-            note!(self, st, Event::Conntrack {
-                note: "UNTRACKED (raw NOTRACK): conntrack and nat skip this packet".into(),
-            });
+            note!(
+                self,
+                st,
+                Event::Conntrack {
+                    note: "UNTRACKED (raw NOTRACK): conntrack and nat skip this packet".into(),
+                }
+            );
             return;
         }
         let _ = hook;
@@ -681,23 +739,31 @@ impl<'h> Walker<'h> {
                     && !p.tcp_flags.has(TcpFlags::ACK)
                     && matches!(s, TcpState::TimeWait | TcpState::Close)
                 {
-                    note!(self, st, Event::Conntrack {
-                        note: format!("SYN reopens a connection in {}: old entry replaced", s.name()),
-                    });
+                    note!(
+                        self,
+                        st,
+                        Event::Conntrack {
+                            note: format!("SYN reopens a connection in {}: old entry replaced", s.name()),
+                        }
+                    );
                     self.conntrack.kill(i);
                     return self.ct_new(st, tuple);
                 }
                 match tr {
                     TcpTransition::Invalid => {
                         st.ct = Ct::Invalid;
-                        note!(self, st, Event::Conntrack {
-                            note: format!(
-                                "INVALID: TCP [{}] is not a valid move from {} ({} direction)",
-                                p.tcp_flags,
-                                s.name(),
-                                if reply { "reply" } else { "original" }
-                            ),
-                        });
+                        note!(
+                            self,
+                            st,
+                            Event::Conntrack {
+                                note: format!(
+                                    "INVALID: TCP [{}] is not a valid move from {} ({} direction)",
+                                    p.tcp_flags,
+                                    s.name(),
+                                    if reply { "reply" } else { "original" }
+                                ),
+                            }
+                        );
                         return;
                     }
                     TcpTransition::Ignore => {}
@@ -731,9 +797,13 @@ impl<'h> Walker<'h> {
                             // seen in the lab by the differential test, seed 10). The packet
                             // itself keeps the entry.
                             self.conntrack.kill(i);
-                            note!(self, st, Event::Conntrack {
-                                note: "RST before any reply: the entry is deleted".into(),
-                            });
+                            note!(
+                                self,
+                                st,
+                                Event::Conntrack {
+                                    note: "RST before any reply: the entry is deleted".into(),
+                                }
+                            );
                         }
                     }
                 }
@@ -751,13 +821,17 @@ impl<'h> Walker<'h> {
             }
             let state = if reply || cm.seen_reply { "ESTABLISHED" } else { "NEW" };
             st.ct = Ct::Existing(i, reply, false);
-            note!(self, st, Event::Conntrack {
-                note: format!(
-                    "{state}: {} direction of existing entry: {}",
-                    if reply { "reply" } else { "original" },
-                    self.conntrack.get(i).conntrack_line()
-                ),
-            });
+            note!(
+                self,
+                st,
+                Event::Conntrack {
+                    note: format!(
+                        "{state}: {} direction of existing entry: {}",
+                        if reply { "reply" } else { "original" },
+                        self.conntrack.get(i).conntrack_line()
+                    ),
+                }
+            );
             return;
         }
         if p.is_icmp_error() {
@@ -765,19 +839,24 @@ impl<'h> Walker<'h> {
                 // The quoted packet went the other way: look up its tuple as sent.
                 if let Some((i, reply)) = self.conntrack.find(&inner) {
                     st.ct = Ct::Existing(i, !reply, true);
-                    note!(self, st, Event::Conntrack {
-                        note: format!(
-                            "RELATED: ICMP error about {}",
-                            self.conntrack.get(i).conntrack_line()
-                        ),
-                    });
+                    note!(
+                        self,
+                        st,
+                        Event::Conntrack {
+                            note: format!("RELATED: ICMP error about {}", self.conntrack.get(i).conntrack_line()),
+                        }
+                    );
                     return;
                 }
             }
             st.ct = Ct::Invalid;
-            note!(self, st, Event::Conntrack {
-                note: "INVALID: ICMP error for no known connection".into(),
-            });
+            note!(
+                self,
+                st,
+                Event::Conntrack {
+                    note: "INVALID: ICMP error for no known connection".into(),
+                }
+            );
             return;
         }
         self.ct_new(st, tuple)
@@ -803,9 +882,13 @@ impl<'h> Walker<'h> {
         }
         if p.proto == Proto::ICMP && !matches!(p.icmp_type, 8 | 13 | 15 | 17) {
             st.ct = Ct::Invalid;
-            note!(self, st, Event::Conntrack {
-                note: format!("INVALID: ICMP type {} cannot start a connection", p.icmp_type),
-            });
+            note!(
+                self,
+                st,
+                Event::Conntrack {
+                    note: format!("INVALID: ICMP type {} cannot start a connection", p.icmp_type),
+                }
+            );
             return;
         }
         let id = self.conntrack.next_id();
@@ -827,9 +910,13 @@ impl<'h> Walker<'h> {
                 .unwrap_or_default(),
             port_unknown: false,
         };
-        note!(self, st, Event::Conntrack {
-            note: "NEW: no entry for this tuple; a new connection starts (confirmed if the packet survives)".into(),
-        });
+        note!(
+            self,
+            st,
+            Event::Conntrack {
+                note: "NEW: no entry for this tuple; a new connection starts (confirmed if the packet survives)".into(),
+            }
+        );
         st.ct = Ct::New(Box::new(c));
     }
 
@@ -843,9 +930,13 @@ impl<'h> Walker<'h> {
             c.dst_nat_done = true;
             let i = self.conntrack.confirm(c);
             st.ct = Ct::Existing(i, false, false);
-            note!(self, st, Event::Conntrack {
-                note: format!("confirmed: {}", self.conntrack.get(i).conntrack_line()),
-            });
+            note!(
+                self,
+                st,
+                Event::Conntrack {
+                    note: format!("confirmed: {}", self.conntrack.get(i).conntrack_line()),
+                }
+            );
         }
     }
 
@@ -885,15 +976,19 @@ impl<'h> Walker<'h> {
                     Ct::RelatedTo(c) => ((c.orig, c.reply), true, true),
                     _ => unreachable!(),
                 };
-                note!(self, st, Event::TableSkipped {
-                    hook,
-                    table: TableName::Nat,
-                    reason: if related {
-                        "RELATED packet: nat chains are not traversed; the connection's binding applies".into()
-                    } else {
-                        "not the connection's first packet: nat chains are only traversed for the first packet; the connection's binding applies".into()
-                    },
-                });
+                note!(
+                    self,
+                    st,
+                    Event::TableSkipped {
+                        hook,
+                        table: TableName::Nat,
+                        reason: if related {
+                            "RELATED packet: nat chains are not traversed; the connection's binding applies".into()
+                        } else {
+                            "not the connection's first packet: nat chains are only traversed for the first packet; the connection's binding applies".into()
+                        },
+                    }
+                );
                 // The packet must look like the inverse of the other direction's tuple.
                 let target = if reply { orig.invert() } else { reply_t.invert() };
                 let target = if related {
@@ -943,14 +1038,18 @@ impl<'h> Walker<'h> {
                 None
             }
             Ct::Untracked | Ct::Invalid | Ct::Unset => {
-                note!(self, st, Event::TableSkipped {
-                    hook,
-                    table: TableName::Nat,
-                    reason: format!(
-                        "packet has no conntrack entry ({}): nat is not traversed",
-                        self.ct_state_name(st)
-                    ),
-                });
+                note!(
+                    self,
+                    st,
+                    Event::TableSkipped {
+                        hook,
+                        table: TableName::Nat,
+                        reason: format!(
+                            "packet has no conntrack entry ({}): nat is not traversed",
+                            self.ct_state_name(st)
+                        ),
+                    }
+                );
                 None
             }
         }
@@ -995,10 +1094,17 @@ impl<'h> Walker<'h> {
                 let new = Ipv4Addr::from((u32::from(old) & !mask) | (u32::from(net.network()) & mask));
                 (dst, new, if dst { p.dport } else { p.sport })
             }
-            Target::Snat { to, random, random_fully, .. } => {
+            Target::Snat {
+                to,
+                random,
+                random_fully,
+                ..
+            } => {
                 let (a, _, ap) = nat_choice(to, p.src, p.sport, p.proto);
                 if ap || *random || *random_fully {
-                    approx = Some("address/port chosen from a range or at random: nfwalk takes the first free; the kernel hashes");
+                    approx = Some(
+                        "address/port chosen from a range or at random: nfwalk takes the first free; the kernel hashes",
+                    );
                 }
                 let mut rt = c.reply;
                 rt.dst = a;
@@ -1009,7 +1115,11 @@ impl<'h> Walker<'h> {
                 };
                 (false, a, port)
             }
-            Target::Masquerade { ports, random, random_fully } => {
+            Target::Masquerade {
+                ports,
+                random,
+                random_fully,
+            } => {
                 let out = st.out.clone().unwrap_or_default();
                 let a = route::select_src(self.host, &out, p.dst)
                     .ok_or_else(|| format!("MASQUERADE: {out} has no IPv4 address"))?;
@@ -1178,20 +1288,36 @@ impl<'h> Walker<'h> {
             let verdict_word = |w: &str| RuleResult::Matched { verdict: w.to_string() };
             match &rule.target {
                 Target::Accept => {
-                    st.events.push(Event::Rule { hook, rule: rref, result: verdict_word("ACCEPT") });
+                    st.events.push(Event::Rule {
+                        hook,
+                        rule: rref,
+                        result: verdict_word("ACCEPT"),
+                    });
                     return TableVerdict::Accept;
                 }
                 Target::Drop => {
-                    st.events.push(Event::Rule { hook, rule: rref.clone(), result: verdict_word("DROP") });
+                    st.events.push(Event::Rule {
+                        hook,
+                        rule: rref.clone(),
+                        result: verdict_word("DROP"),
+                    });
                     let reason = format!("{rref}");
                     return TableVerdict::Drop(Some(rref), reason);
                 }
                 Target::Reject { with } => {
-                    st.events.push(Event::Rule { hook, rule: rref.clone(), result: verdict_word("DROP") });
+                    st.events.push(Event::Rule {
+                        hook,
+                        rule: rref.clone(),
+                        result: verdict_word("DROP"),
+                    });
                     return TableVerdict::Reject(rref, with.clone());
                 }
                 Target::Return => {
-                    st.events.push(Event::Rule { hook, rule: rref, result: verdict_word("RETURN") });
+                    st.events.push(Event::Rule {
+                        hook,
+                        rule: rref,
+                        result: verdict_word("RETURN"),
+                    });
                     if cur == base {
                         pos = usize::MAX; // base chain RETURN: the policy decides
                         continue;
@@ -1211,11 +1337,25 @@ impl<'h> Walker<'h> {
                 Target::Jump { chain: name } | Target::Goto { chain: name } => {
                     let is_goto = matches!(rule.target, Target::Goto { .. });
                     let Some(ci) = t.chain_index(name) else {
-                        st.events.push(Event::Rule { hook, rule: rref, result: RuleResult::Unknown { reason: format!("chain {name} does not exist") } });
+                        st.events.push(Event::Rule {
+                            hook,
+                            rule: rref,
+                            result: RuleResult::Unknown {
+                                reason: format!("chain {name} does not exist"),
+                            },
+                        });
                         return TableVerdict::Undecided(format!("jump to missing chain {name}"));
                     };
-                    let word = if is_goto { format!("GOTO:{name}") } else { format!("JUMP:{name}") };
-                    st.events.push(Event::Rule { hook, rule: rref, result: verdict_word(&word) });
+                    let word = if is_goto {
+                        format!("GOTO:{name}")
+                    } else {
+                        format!("JUMP:{name}")
+                    };
+                    st.events.push(Event::Rule {
+                        hook,
+                        rule: rref,
+                        result: verdict_word(&word),
+                    });
                     if !is_goto {
                         stack.push((cur, pos + 1));
                     }
@@ -1228,7 +1368,11 @@ impl<'h> Walker<'h> {
                 | Target::Masquerade { .. }
                 | Target::Redirect { .. }
                 | Target::Netmap { .. } => {
-                    st.events.push(Event::Rule { hook, rule: rref.clone(), result: verdict_word("ACCEPT") });
+                    st.events.push(Event::Rule {
+                        hook,
+                        rule: rref.clone(),
+                        result: verdict_word("ACCEPT"),
+                    });
                     if table != TableName::Nat {
                         return TableVerdict::Undecided(format!("{} outside the nat table", rule.target.name()));
                     }
@@ -1247,7 +1391,11 @@ impl<'h> Walker<'h> {
                 }
                 other => {
                     let word = "CONTINUE";
-                    st.events.push(Event::Rule { hook, rule: rref.clone(), result: verdict_word(word) });
+                    st.events.push(Event::Rule {
+                        hook,
+                        rule: rref.clone(),
+                        result: verdict_word(word),
+                    });
                     self.non_terminal(hook, st, &rref, other);
                     pos += 1;
                 }
@@ -1354,7 +1502,12 @@ impl<'h> Walker<'h> {
 
     fn non_terminal(&mut self, hook: Hook, st: &mut State, rref: &RuleRef, target: &Target) {
         match target {
-            Target::Log { prefix, tcp_sequence, uid, .. } => {
+            Target::Log {
+                prefix,
+                tcp_sequence,
+                uid,
+                ..
+            } => {
                 let line = log_line(
                     &LogCtx {
                         prefix,
@@ -1575,11 +1728,7 @@ impl<'h> Walker<'h> {
             }
             for (ci, c) in t.chains.iter().enumerate() {
                 for (i, r) in c.rules.iter().enumerate() {
-                    let k = self
-                        .counters
-                        .get(&(t.name, ci, i))
-                        .copied()
-                        .unwrap_or_default();
+                    let k = self.counters.get(&(t.name, ci, i)).copied().unwrap_or_default();
                     out.push_str(&format!("[{}:{}] {}\n", k.packets, k.bytes, r.text));
                 }
             }
@@ -1606,7 +1755,12 @@ mod tests {
 
     #[test]
     fn endpoints_print_like_display() {
-        for (a, p) in [("0.0.0.0", 0u16), ("198.51.100.1", 10000), ("255.255.255.255", 65535), ("10.0.0.9", 7)] {
+        for (a, p) in [
+            ("0.0.0.0", 0u16),
+            ("198.51.100.1", 10000),
+            ("255.255.255.255", 65535),
+            ("10.0.0.9", 7),
+        ] {
             let ip: Ipv4Addr = a.parse().unwrap();
             assert_eq!(fmt_ep(ip, p, Proto::TCP), format!("{ip}:{p}"));
             assert_eq!(fmt_ep(ip, p, Proto::ICMP), ip.to_string());

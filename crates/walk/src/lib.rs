@@ -19,5 +19,5 @@ pub mod replay;
 pub mod route;
 pub mod trace;
 
-pub use engine::{Walker, WalkOptions};
+pub use engine::{WalkOptions, Walker};
 pub use trace::{Event, Fate, Ingress, PathStep, RuleRef, RuleResult, Trace};

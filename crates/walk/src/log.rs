@@ -79,7 +79,13 @@ fn inner_part(i: &nfwalk_model::packet::Inner) -> String {
     };
     if q.frag_off == 0 && i.ip.l4_quoted < need {
         // The kernel prints what it has and says the rest is missing.
-        let mut s = ip_part(&Packet { proto: Proto(0), ..q.clone() }, false);
+        let mut s = ip_part(
+            &Packet {
+                proto: Proto(0),
+                ..q.clone()
+            },
+            false,
+        );
         let cut = s.rfind("PROTO=").unwrap_or(s.len());
         s.truncate(cut);
         s.push_str(&format!(

@@ -3,7 +3,7 @@
 use ipnet::IpNet;
 use nfwalk_model::packet::fmt_mac;
 use nfwalk_model::ruleset::{Cmp, CtStates, CtStatus, PortDir, PortRange, RecentCmd, Statistic};
-use nfwalk_model::{Host, Hook, Match, MatchKind, Packet, Proto};
+use nfwalk_model::{Hook, Host, Match, MatchKind, Packet, Proto};
 use std::net::{IpAddr, Ipv4Addr};
 
 use crate::conntrack::{Conn, Tuple};
@@ -88,7 +88,6 @@ fn net_has(net: &IpNet, a: Ipv4Addr) -> bool {
     }
 }
 
-
 fn state_names(bits: u8) -> String {
     let mut v = Vec::new();
     for (b, n) in [
@@ -150,13 +149,9 @@ fn eval_raw(m: &Match, cx: &Ctx<'_>) -> Outcome {
             if p.proto != Proto::TCP {
                 return Outcome::No(format!("proto {}", p.proto));
             }
-            cx.res(p.tcp_flags.0 & mask == *comp, || {
-                format!("flags {}", p.tcp_flags)
-            })
+            cx.res(p.tcp_flags.0 & mask == *comp, || format!("flags {}", p.tcp_flags))
         }
-        MatchKind::TcpOption { .. } => {
-            Outcome::Unknown("TCP options are not carried by nfwalk packets".into())
-        }
+        MatchKind::TcpOption { .. } => Outcome::Unknown("TCP options are not carried by nfwalk packets".into()),
         MatchKind::Multiport { dir, ports } => {
             if !ports_relevant(p) {
                 return Outcome::No(format!("proto {} has no ports", p.proto));
@@ -172,11 +167,8 @@ fn eval_raw(m: &Match, cx: &Ctx<'_>) -> Outcome {
             if p.proto != Proto::ICMP {
                 return Outcome::No(format!("proto {}", p.proto));
             }
-            let ok = *icmp_type == 255
-                || (p.icmp_type == *icmp_type && code.is_none_or(|c| c == p.icmp_code));
-            cx.res(ok, || {
-                format!("icmp type {} code {}", p.icmp_type, p.icmp_code)
-            })
+            let ok = *icmp_type == 255 || (p.icmp_type == *icmp_type && code.is_none_or(|c| c == p.icmp_code));
+            cx.res(ok, || format!("icmp type {} code {}", p.icmp_type, p.icmp_code))
         }
         MatchKind::CtState { states } => {
             let mut bits = cx.ct.state;
@@ -190,9 +182,7 @@ fn eval_raw(m: &Match, cx: &Ctx<'_>) -> Outcome {
             }
             cx.res(states.0 & bits != 0, || format!("ctstate {}", state_names(bits)))
         }
-        MatchKind::CtProto { proto } => ct_cond(cx, |c| {
-            (c.orig.proto == *proto, format!("ctproto {}", c.orig.proto))
-        }),
+        MatchKind::CtProto { proto } => ct_cond(cx, |c| (c.orig.proto == *proto, format!("ctproto {}", c.orig.proto))),
         MatchKind::CtOrigSrc { net } => {
             ct_cond(cx, |c| (net_has(net, c.orig.src), format!("ctorigsrc {}", c.orig.src)))
         }
@@ -212,10 +202,16 @@ fn eval_raw(m: &Match, cx: &Ctx<'_>) -> Outcome {
             (range.contains(c.orig.dport), format!("ctorigdstport {}", c.orig.dport))
         }),
         MatchKind::CtReplSrcPort { range } => ct_cond(cx, |c| {
-            (range.contains(c.reply.sport), format!("ctreplsrcport {}", c.reply.sport))
+            (
+                range.contains(c.reply.sport),
+                format!("ctreplsrcport {}", c.reply.sport),
+            )
         }),
         MatchKind::CtReplDstPort { range } => ct_cond(cx, |c| {
-            (range.contains(c.reply.dport), format!("ctrepldstport {}", c.reply.dport))
+            (
+                range.contains(c.reply.dport),
+                format!("ctrepldstport {}", c.reply.dport),
+            )
         }),
         MatchKind::CtDir { reply } => {
             if cx.ct.conn.is_none() {
@@ -268,12 +264,10 @@ fn eval_raw(m: &Match, cx: &Ctx<'_>) -> Outcome {
             let t = addr_type(cx.host, p.dst, dev);
             cx.res(types.contains(t), || format!("dst {} is {t}", p.dst))
         }
-        MatchKind::Mark { value, mask } => {
-            cx.res(p.mark & mask == *value, || format!("mark {:#x}", p.mark))
+        MatchKind::Mark { value, mask } => cx.res(p.mark & mask == *value, || format!("mark {:#x}", p.mark)),
+        MatchKind::ConnMark { value, mask } => {
+            ct_cond(cx, |c| (c.mark & mask == *value, format!("connmark {:#x}", c.mark)))
         }
-        MatchKind::ConnMark { value, mask } => ct_cond(cx, |c| {
-            (c.mark & mask == *value, format!("connmark {:#x}", c.mark))
-        }),
         MatchKind::Comment { .. } => Outcome::Yes,
         MatchKind::SrcRange { lo, hi } => match (v4(*lo), v4(*hi)) {
             (Some(lo), Some(hi)) => cx.res(lo <= p.src && p.src <= hi, || format!("src {}", p.src)),
@@ -326,23 +320,17 @@ fn eval_raw(m: &Match, cx: &Ctx<'_>) -> Outcome {
             };
             cx.res(ok, || format!("ttl {}", p.ttl))
         }
-        MatchKind::Tos { value, mask } => {
-            cx.res(p.tos & mask == *value, || format!("tos {:#04x}", p.tos))
-        }
+        MatchKind::Tos { value, mask } => cx.res(p.tos & mask == *value, || format!("tos {:#04x}", p.tos)),
         MatchKind::Dscp { value } => cx.res(p.tos >> 2 == *value, || format!("dscp {}", p.tos >> 2)),
         MatchKind::UidOwner { lo, hi } => match (cx.hook, cx.uid) {
-            (Hook::Output | Hook::Postrouting, Some(u)) => {
-                cx.res(*lo <= u && u <= *hi, || format!("uid {u}"))
-            }
+            (Hook::Output | Hook::Postrouting, Some(u)) => cx.res(*lo <= u && u <= *hi, || format!("uid {u}")),
             (Hook::Output | Hook::Postrouting, None) => {
                 Outcome::Unknown("the sending process's uid is not given (--uid)".into())
             }
             _ => Outcome::No("owner matches only locally generated packets".into()),
         },
         MatchKind::GidOwner { .. } => match cx.hook {
-            Hook::Output | Hook::Postrouting => {
-                Outcome::Unknown("the sending process's gid is not modelled".into())
-            }
+            Hook::Output | Hook::Postrouting => Outcome::Unknown("the sending process's gid is not modelled".into()),
             _ => Outcome::No("owner matches only locally generated packets".into()),
         },
         MatchKind::Recent {
@@ -355,18 +343,14 @@ fn eval_raw(m: &Match, cx: &Ctx<'_>) -> Outcome {
             let addr = if *rdest { p.dst } else { p.src };
             match cmd {
                 RecentCmd::Set => Outcome::Yes,
-                RecentCmd::Remove => cx.res((cx.recent)(name, addr), || {
-                    format!("{addr} not in recent list {name}")
-                }),
+                RecentCmd::Remove => cx.res((cx.recent)(name, addr), || format!("{addr} not in recent list {name}")),
                 RecentCmd::Rcheck | RecentCmd::Update => {
                     if seconds.is_some() || hitcount.is_some() {
                         Outcome::Unknown(format!(
                             "recent list {name}: --seconds/--hitcount depend on timing and history"
                         ))
                     } else {
-                        cx.res((cx.recent)(name, addr), || {
-                            format!("{addr} not in recent list {name}")
-                        })
+                        cx.res((cx.recent)(name, addr), || format!("{addr} not in recent list {name}"))
                     }
                 }
             }
@@ -386,9 +370,9 @@ fn eval_raw(m: &Match, cx: &Ctx<'_>) -> Outcome {
                     format!("packet {} of every {every}", cx.nth_count % every)
                 })
             }
-            Statistic::Random { probability } => Outcome::Unknown(format!(
-                "statistic random: matches with probability {probability}"
-            )),
+            Statistic::Random { probability } => {
+                Outcome::Unknown(format!("statistic random: matches with probability {probability}"))
+            }
         },
         MatchKind::Set { name, flags } => {
             let Some(set) = cx.host.ipsets.iter().find(|s| &s.name == name) else {
@@ -398,7 +382,10 @@ fn eval_raw(m: &Match, cx: &Ctx<'_>) -> Outcome {
             };
             let dims: Vec<&str> = set.kind.split(':').nth(1).unwrap_or("").split(',').collect();
             if set.kind.starts_with("list:") || dims.iter().any(|d| !matches!(*d, "ip" | "net" | "port")) {
-                return Outcome::Unknown(format!("ipset {name} has type {}, which nfwalk does not model", set.kind));
+                return Outcome::Unknown(format!(
+                    "ipset {name} has type {}, which nfwalk does not model",
+                    set.kind
+                ));
             }
             let mut addr = None;
             let mut port = None;

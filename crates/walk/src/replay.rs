@@ -77,7 +77,10 @@ pub fn replay(w: &mut Walker<'_>, frames: &[Frame]) -> Vec<Replayed> {
         if is_bridge {
             let dup = frames[k.saturating_sub(16)..k].iter().rev().find(|g| {
                 g.packet.as_ref().is_some_and(|q| same_packet(p, q))
-                    && g.iface.as_deref().and_then(|n| w.host.iface(n)).and_then(|i| i.master.as_deref())
+                    && g.iface
+                        .as_deref()
+                        .and_then(|n| w.host.iface(n))
+                        .and_then(|i| i.master.as_deref())
                         == Some(iface.as_str())
             });
             if let Some(g) = dup {

@@ -54,18 +54,16 @@ pub struct Flow<'a> {
 }
 
 fn default_rules() -> [PolicyRule; 3] {
-    [(0, TABLE_LOCAL), (32766, TABLE_MAIN), (32767, TABLE_DEFAULT)].map(|(priority, table)| {
-        PolicyRule {
-            priority,
-            from: None,
-            to: None,
-            fwmark: None,
-            iif: None,
-            oif: None,
-            table: Some(table),
-            action: None,
-            invert: false,
-        }
+    [(0, TABLE_LOCAL), (32766, TABLE_MAIN), (32767, TABLE_DEFAULT)].map(|(priority, table)| PolicyRule {
+        priority,
+        from: None,
+        to: None,
+        fwmark: None,
+        iif: None,
+        oif: None,
+        table: Some(table),
+        action: None,
+        invert: false,
     })
 }
 
@@ -110,9 +108,7 @@ fn to_result(r: &Route) -> RouteResult {
         RouteType::Local => RouteResult::Local { dev: r.dev.clone() },
         RouteType::Broadcast => RouteResult::Broadcast { dev: r.dev.clone() },
         RouteType::Multicast => RouteResult::Multicast,
-        RouteType::Blackhole | RouteType::Unreachable | RouteType::Prohibit => {
-            RouteResult::Reject { kind: r.kind }
-        }
+        RouteType::Blackhole | RouteType::Unreachable | RouteType::Prohibit => RouteResult::Reject { kind: r.kind },
         RouteType::Unicast | RouteType::Anycast | RouteType::Throw => RouteResult::Unicast {
             dev: r.dev.clone().unwrap_or_default(),
             gateway: r.gateway,
@@ -212,10 +208,7 @@ pub fn is_local(host: &Host, addr: Ipv4Addr) -> bool {
             lookup_table(host, TABLE_LOCAL, addr).map(|r| r.kind),
             Some(RouteType::Local)
         )
-        || host
-            .interfaces
-            .iter()
-            .any(|i| i.addrs.iter().any(|a| a.addr() == addr))
+        || host.interfaces.iter().any(|i| i.addrs.iter().any(|a| a.addr() == addr))
 }
 
 /// The source address the kernel picks for traffic out of `dev` towards `dst`

@@ -36,7 +36,11 @@ pub struct RuleRef {
 
 impl std::fmt::Display for RuleRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{} rule {} (line {})", self.table, self.chain, self.index, self.line)
+        write!(
+            f,
+            "{}/{} rule {} (line {})",
+            self.table, self.chain, self.index, self.line
+        )
     }
 }
 

@@ -44,7 +44,13 @@ fn host() -> Host {
 fn walk(h: &Host, src: &str, dst: &str, dport: u16) -> nfwalk_walk::Trace {
     let mut w = Walker::new(h);
     let p = Packet::tcp(src.parse().unwrap(), 40001, dst.parse().unwrap(), dport, TcpFlags::SYN);
-    w.walk(Ingress::Iface { iface: "eth0".into(), physin: None }, p)
+    w.walk(
+        Ingress::Iface {
+            iface: "eth0".into(),
+            physin: None,
+        },
+        p,
+    )
 }
 
 #[test]
@@ -57,7 +63,10 @@ fn set_membership_decides() {
     // Not in `allowed`, but dst,dst is in `svc`: rule 2.
     let t = walk(&h, "198.51.100.200", "203.0.113.1", 443);
     assert_eq!(t.fate, Fate::DeliveredLocally);
-    assert_eq!(t.path()[0].rule, "-A INPUT -p tcp -m set --match-set svc dst,dst -j ACCEPT");
+    assert_eq!(
+        t.path()[0].rule,
+        "-A INPUT -p tcp -m set --match-set svc dst,dst -j ACCEPT"
+    );
 }
 
 #[test]
@@ -67,5 +76,8 @@ fn a_set_missing_from_the_snapshot_cannot_be_decided() {
     assert!(matches!(t.fate, Fate::Undecided { .. }), "{:?}", t.fate);
     assert_eq!(t.alternatives.len(), 2, "{:?}", t.alternatives);
     assert!(t.alternatives.iter().any(|(_, f)| f == "delivered locally"));
-    assert!(t.alternatives.iter().any(|(_, f)| f.starts_with("dropped by filter/INPUT policy")));
+    assert!(t
+        .alternatives
+        .iter()
+        .any(|(_, f)| f.starts_with("dropped by filter/INPUT policy")));
 }

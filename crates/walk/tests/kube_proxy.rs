@@ -22,7 +22,9 @@ fn corpus() -> Option<PathBuf> {
 fn quote_comments(text: &str) -> String {
     text.lines()
         .map(|l| {
-            let Some(i) = l.find("--comment ") else { return l.to_string() };
+            let Some(i) = l.find("--comment ") else {
+                return l.to_string();
+            };
             let rest = &l[i + 10..];
             if rest.starts_with('"') {
                 return l.to_string();
@@ -64,7 +66,11 @@ fn node(rules: &str) -> Host {
         interfaces,
         routes,
         rules: Vec::new(),
-        sysctl: Sysctls { ip_forward: true, bridge_nf_call_iptables: true, route_localnet: false },
+        sysctl: Sysctls {
+            ip_forward: true,
+            bridge_nf_call_iptables: true,
+            route_localnet: false,
+        },
         ruleset: loaded.ruleset,
         ipsets: Vec::new(),
         listeners: Vec::new(),
@@ -116,7 +122,10 @@ fn nfwalk_agrees_with_kube_proxys_trace_packets_expectations() {
         let ingress = if local.contains(c.src.as_str()) {
             Ingress::Local
         } else {
-            Ingress::Iface { iface: "eth0".into(), physin: None }
+            Ingress::Iface {
+                iface: "eth0".into(),
+                physin: None,
+            }
         };
         let mut w = Walker::new(&host);
         let t = w.walk(ingress, Packet::tcp(src, 40001, dst, c.dport, TcpFlags::SYN));
@@ -124,7 +133,10 @@ fn nfwalk_agrees_with_kube_proxys_trace_packets_expectations() {
         // DNAT endpoints, over every branch nfwalk explored.
         let mut endpoints = BTreeSet::new();
         for e in &t.events {
-            if let Event::Rewrite { field, to, by: Some(_), .. } = e {
+            if let Event::Rewrite {
+                field, to, by: Some(_), ..
+            } = e
+            {
                 if field == "dst" {
                     endpoints.insert(to.clone());
                 }
@@ -132,7 +144,11 @@ fn nfwalk_agrees_with_kube_proxys_trace_packets_expectations() {
         }
         for (_, outcome) in &t.alternatives {
             if let Some(i) = outcome.find(" → ") {
-                let to = outcome[i + " → ".len()..].split_whitespace().next().unwrap().to_string();
+                let to = outcome[i + " → ".len()..]
+                    .split_whitespace()
+                    .next()
+                    .unwrap()
+                    .to_string();
                 if to != format!("{}:{}", c.dst, c.dport) {
                     endpoints.insert(to);
                 }
@@ -141,7 +157,13 @@ fn nfwalk_agrees_with_kube_proxys_trace_packets_expectations() {
         let verdict = match &t.fate {
             Fate::Dropped { .. } => "DROP".to_string(),
             Fate::Rejected { .. } => "REJECT".to_string(),
-            _ if t.path().iter().any(|s| s.chain == "KUBE-NODEPORTS" && s.verdict == "ACCEPT") => "ACCEPT".into(),
+            _ if t
+                .path()
+                .iter()
+                .any(|s| s.chain == "KUBE-NODEPORTS" && s.verdict == "ACCEPT") =>
+            {
+                "ACCEPT".into()
+            }
             _ => endpoints.iter().cloned().collect::<Vec<_>>().join(", "),
         };
         let masq = t.path().iter().any(|s| s.chain == "KUBE-MARK-MASQ");

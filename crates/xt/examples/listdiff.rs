@@ -5,7 +5,13 @@
 use nfwalk_xt::command;
 use nfwalk_xt::ruleset::XtRuleset;
 
-const LISTINGS: &[&[&str]] = &[&["-L"], &["-n", "-L", "--line-numbers"], &["-n", "-v", "-L"], &["-n", "-v", "-x", "-L"], &["-S"]];
+const LISTINGS: &[&[&str]] = &[
+    &["-L"],
+    &["-n", "-L", "--line-numbers"],
+    &["-n", "-v", "-L"],
+    &["-n", "-v", "-x", "-L"],
+    &["-S"],
+];
 
 fn main() {
     let files: Vec<String> = std::env::args().skip(1).collect();
@@ -47,7 +53,10 @@ fn main() {
                 };
                 let (rl, ol): (Vec<&str>, Vec<&str>) = (real.lines().collect(), ours.lines().collect());
                 for i in 0..rl.len().max(ol.len()) {
-                    let (a, b) = (rl.get(i).copied().unwrap_or("<missing>"), ol.get(i).copied().unwrap_or("<missing>"));
+                    let (a, b) = (
+                        rl.get(i).copied().unwrap_or("<missing>"),
+                        ol.get(i).copied().unwrap_or("<missing>"),
+                    );
                     if a != b {
                         ndiff += 1;
                         println!("{f}: iptables {}\n  real: {a:?}\n  ours: {b:?}", args.join(" "));

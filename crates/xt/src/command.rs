@@ -83,9 +83,18 @@ pub fn parse(args: &[String]) -> Result<Invocation, XtError> {
     let mut rest: Vec<String> = vec![];
     let mut i = 0;
     let cmds = [
-        ("-A", "--append"), ("-C", "--check"), ("-D", "--delete"), ("-I", "--insert"),
-        ("-R", "--replace"), ("-L", "--list"), ("-S", "--list-rules"), ("-F", "--flush"),
-        ("-Z", "--zero"), ("-N", "--new-chain"), ("-X", "--delete-chain"), ("-P", "--policy"),
+        ("-A", "--append"),
+        ("-C", "--check"),
+        ("-D", "--delete"),
+        ("-I", "--insert"),
+        ("-R", "--replace"),
+        ("-L", "--list"),
+        ("-S", "--list-rules"),
+        ("-F", "--flush"),
+        ("-Z", "--zero"),
+        ("-N", "--new-chain"),
+        ("-X", "--delete-chain"),
+        ("-P", "--policy"),
         ("-E", "--rename-chain"),
     ];
     while i < args.len() {
@@ -134,7 +143,10 @@ pub fn parse(args: &[String]) -> Result<Invocation, XtError> {
         match a {
             "-t" | "--table" => {
                 i += 1;
-                table = args.get(i).cloned().ok_or_else(|| perr("option \"-t\" requires an argument"))?;
+                table = args
+                    .get(i)
+                    .cloned()
+                    .ok_or_else(|| perr("option \"-t\" requires an argument"))?;
             }
             "-n" | "--numeric" => format.numeric = true,
             "-v" | "--verbose" => format.verbose = true,
@@ -155,7 +167,9 @@ pub fn parse(args: &[String]) -> Result<Invocation, XtError> {
         return Err(perr("no command specified"));
     };
     let chain = |k: usize| -> Result<String, XtError> {
-        pos.get(k).cloned().ok_or_else(|| perr(format!("option \"{c}\" requires an argument")))
+        pos.get(k)
+            .cloned()
+            .ok_or_else(|| perr(format!("option \"{c}\" requires an argument")))
     };
     let rule = || RuleSpec::parse(&rest);
     let no_rest = |r: &Vec<String>| -> Result<(), XtError> {
@@ -191,7 +205,11 @@ pub fn parse(args: &[String]) -> Result<Invocation, XtError> {
             }
             if let (Some(c), [n]) = (pos.first(), rest.as_slice()) {
                 if is_num(n) {
-                    return Ok(Invocation { table, cmd: Cmd::ListRule(c.clone(), rulenum(n, "list")?), format });
+                    return Ok(Invocation {
+                        table,
+                        cmd: Cmd::ListRule(c.clone(), rulenum(n, "list")?),
+                        format,
+                    });
                 }
             }
             no_rest(&rest)?;
@@ -221,11 +239,19 @@ pub fn parse(args: &[String]) -> Result<Invocation, XtError> {
         }
         "-P" => {
             no_rest(&rest)?;
-            Cmd::Policy(chain(0)?, pos.get(1).cloned().ok_or_else(|| perr("-P requires a chain and a policy"))?)
+            Cmd::Policy(
+                chain(0)?,
+                pos.get(1)
+                    .cloned()
+                    .ok_or_else(|| perr("-P requires a chain and a policy"))?,
+            )
         }
         "-E" => {
             no_rest(&rest)?;
-            let new = pos.get(1).cloned().ok_or_else(|| perr("-E requires old-chain-name and new-chain-name"))?;
+            let new = pos
+                .get(1)
+                .cloned()
+                .ok_or_else(|| perr("-E requires old-chain-name and new-chain-name"))?;
             check_new_chain_name(&new)?;
             Cmd::Rename(chain(0)?, new)
         }
@@ -284,7 +310,10 @@ fn check_kernel(t: &crate::ruleset::XtTable, op: &str, chain: &str, spec: &RuleS
         }
     }
     if let Some(tg) = &spec.target {
-        let reset = tg.name == "REJECT" && tg.opt("reject-with").is_some_and(|o| o.args.iter().any(|a| a == "tcp-reset"));
+        let reset = tg.name == "REJECT"
+            && tg
+                .opt("reject-with")
+                .is_some_and(|o| o.args.iter().any(|a| a == "tcp-reset"));
         if reset && spec.proto != Some((false, 6)) && t.chain(chain).is_some() {
             return Err(fail("Invalid argument"));
         }
@@ -295,7 +324,10 @@ fn check_kernel(t: &crate::ruleset::XtTable, op: &str, chain: &str, spec: &RuleS
 /// `-L`/`-S` of a chain that does not exist: iptables-nft 1.8.9 reports the table as
 /// incompatible rather than the chain as missing.
 fn incompatible(chain: &str, table: &str) -> XtError {
-    XtError::versioned(1, format!("chain `{chain}' in table `{table}' is incompatible, use 'nft' tool."))
+    XtError::versioned(
+        1,
+        format!("chain `{chain}' in table `{table}' is incompatible, use 'nft' tool."),
+    )
 }
 
 /// The kernel refusing to delete a chain that has rules or is jumped to (EBUSY).
@@ -307,25 +339,37 @@ fn apply(rs: &mut XtRuleset, inv: &Invocation) -> Result<Outcome, XtError> {
     if builtin_chains(&inv.table).is_none() {
         return Err(XtError::versioned(
             3,
-            format!("table '{}' does not exist\nPerhaps iptables or your kernel needs to be upgraded.", inv.table),
+            format!(
+                "table '{}' does not exist\nPerhaps iptables or your kernel needs to be upgraded.",
+                inv.table
+            ),
         ));
     }
     let nat_drop = |target: Option<&str>| -> Result<(), XtError> {
         if inv.table == "nat" && target == Some("DROP") {
-            return Err(perr("\nThe \"nat\" table is not intended for filtering, the use of DROP is therefore inhibited.\n\n"));
+            return Err(perr(
+                "\nThe \"nat\" table is not intended for filtering, the use of DROP is therefore inhibited.\n\n",
+            ));
         }
         Ok(())
     };
     match &inv.cmd {
-        Cmd::Append(_, spec) | Cmd::Insert(_, _, spec) | Cmd::Replace(_, _, spec) | Cmd::Check(_, spec) | Cmd::Delete(_, spec) => {
-            nat_drop(spec.target.as_ref().map(|t| t.name.as_str()))?
-        }
+        Cmd::Append(_, spec)
+        | Cmd::Insert(_, _, spec)
+        | Cmd::Replace(_, _, spec)
+        | Cmd::Check(_, spec)
+        | Cmd::Delete(_, spec) => nat_drop(spec.target.as_ref().map(|t| t.name.as_str()))?,
         Cmd::Policy(_, p) => nat_drop(Some(p))?,
         _ => {}
     }
     let t = rs.table_mut(&inv.table)?;
     let modified = |stdout: String| Ok(Outcome { stdout, modified: true });
-    let none = || Ok(Outcome { stdout: String::new(), modified: false });
+    let none = || {
+        Ok(Outcome {
+            stdout: String::new(),
+            modified: false,
+        })
+    };
     let get = |t: &mut crate::ruleset::XtTable, c: &str| -> Result<*mut XtChain, XtError> {
         t.chain_mut(c).map(|c| c as *mut XtChain).ok_or_else(no_chain)
     };
@@ -336,7 +380,10 @@ fn apply(rs: &mut XtRuleset, inv: &Invocation) -> Result<Outcome, XtError> {
             check_kernel(t, "APPEND", c, spec)?;
             let ch = t.chain_mut(c).ok_or_else(no_chain)?;
             let counters = spec.counters.unwrap_or((0, 0));
-            ch.rules.push(XtRule { spec: strip_counters(spec), counters });
+            ch.rules.push(XtRule {
+                spec: strip_counters(spec),
+                counters,
+            });
             modified(String::new())
         }
         Cmd::Insert(c, n, spec) => {
@@ -347,7 +394,13 @@ fn apply(rs: &mut XtRuleset, inv: &Invocation) -> Result<Outcome, XtError> {
                 return Err(XtError::new(1, "Index of insertion too big."));
             }
             let counters = spec.counters.unwrap_or((0, 0));
-            ch.rules.insert(n - 1, XtRule { spec: strip_counters(spec), counters });
+            ch.rules.insert(
+                n - 1,
+                XtRule {
+                    spec: strip_counters(spec),
+                    counters,
+                },
+            );
             modified(String::new())
         }
         Cmd::Replace(c, n, spec) => {
@@ -358,14 +411,21 @@ fn apply(rs: &mut XtRuleset, inv: &Invocation) -> Result<Outcome, XtError> {
                 return Err(XtError::new(1, "Index of replacement too big."));
             }
             let counters = spec.counters.unwrap_or((0, 0));
-            ch.rules[n - 1] = XtRule { spec: strip_counters(spec), counters };
+            ch.rules[n - 1] = XtRule {
+                spec: strip_counters(spec),
+                counters,
+            };
             modified(String::new())
         }
         Cmd::Check(c, spec) | Cmd::Delete(c, spec) => {
             check_jump(t, spec)?;
             let ch = t.chain_mut(c).ok_or_else(no_chain)?;
             let want = strip_counters(spec).save();
-            let pos = ch.rules.iter().position(|r| r.spec.save() == want).ok_or_else(bad_rule)?;
+            let pos = ch
+                .rules
+                .iter()
+                .position(|r| r.spec.save() == want)
+                .ok_or_else(bad_rule)?;
             if matches!(inv.cmd, Cmd::Check(..)) {
                 return none();
             }
@@ -384,7 +444,10 @@ fn apply(rs: &mut XtRuleset, inv: &Invocation) -> Result<Outcome, XtError> {
             if let Some(c) = c {
                 t.chain(c).ok_or_else(|| incompatible(c, &inv.table))?;
             }
-            Ok(Outcome { stdout: t.list(c.as_deref(), inv.format), modified: false })
+            Ok(Outcome {
+                stdout: t.list(c.as_deref(), inv.format),
+                modified: false,
+            })
         }
         Cmd::ListRule(c, n) => {
             let ch = t.chain(c).ok_or_else(|| incompatible(c, &inv.table))?;
@@ -392,27 +455,42 @@ fn apply(rs: &mut XtRuleset, inv: &Invocation) -> Result<Outcome, XtError> {
                 Some(r) => crate::ruleset::list_rule(*n, r, inv.format) + "\n",
                 None => String::new(),
             };
-            Ok(Outcome { stdout, modified: false })
+            Ok(Outcome {
+                stdout,
+                modified: false,
+            })
         }
         Cmd::ListRules(c, n) => {
             let Some(c) = c else {
-                return Ok(Outcome { stdout: t.list_rules(None, inv.format.verbose), modified: false });
+                return Ok(Outcome {
+                    stdout: t.list_rules(None, inv.format.verbose),
+                    modified: false,
+                });
             };
             let ch = t.chain(c).ok_or_else(|| incompatible(c, &inv.table))?;
             match n {
-                None => Ok(Outcome { stdout: t.list_rules(Some(c), inv.format.verbose), modified: false }),
+                None => Ok(Outcome {
+                    stdout: t.list_rules(Some(c), inv.format.verbose),
+                    modified: false,
+                }),
                 Some(0) => {
                     let line = match &ch.policy {
                         Some(p) => format!("-P {c} {p}\n"),
                         None => format!("-N {c}\n"),
                     };
-                    Ok(Outcome { stdout: line, modified: false })
+                    Ok(Outcome {
+                        stdout: line,
+                        modified: false,
+                    })
                 }
                 // A number past the end prints nothing and succeeds.
                 Some(n) => match ch.rules.get(n - 1) {
                     Some(r) => {
                         let line = crate::ruleset::rule_line(c, r, inv.format.verbose);
-                        Ok(Outcome { stdout: line + "\n", modified: false })
+                        Ok(Outcome {
+                            stdout: line + "\n",
+                            modified: false,
+                        })
                     }
                     None => none(),
                 },
@@ -433,7 +511,10 @@ fn apply(rs: &mut XtRuleset, inv: &Invocation) -> Result<Outcome, XtError> {
             match (c, n) {
                 (Some(c), Some(n)) => {
                     let ch = t.chain_mut(c).ok_or_else(no_chain)?;
-                    let r = ch.rules.get_mut(n.saturating_sub(1)).ok_or_else(|| XtError::new(1, "Index of deletion too big."))?;
+                    let r = ch
+                        .rules
+                        .get_mut(n.saturating_sub(1))
+                        .ok_or_else(|| XtError::new(1, "Index of deletion too big."))?;
                     r.counters = (0, 0);
                 }
                 (Some(c), None) => zero(t.chain_mut(c).ok_or_else(no_chain)?),
@@ -445,7 +526,12 @@ fn apply(rs: &mut XtRuleset, inv: &Invocation) -> Result<Outcome, XtError> {
             if t.chain(c).is_some() {
                 return Err(XtError::new(1, "Chain already exists."));
             }
-            t.chains.push(XtChain { name: c.clone(), policy: None, counters: (0, 0), rules: vec![] });
+            t.chains.push(XtChain {
+                name: c.clone(),
+                policy: None,
+                counters: (0, 0),
+                rules: vec![],
+            });
             t.sort();
             modified(String::new())
         }
@@ -465,8 +551,12 @@ fn apply(rs: &mut XtRuleset, inv: &Invocation) -> Result<Outcome, XtError> {
                 None => {
                     // One transaction deleting every user chain: the first chain with rules
                     // or references makes the kernel refuse all of it.
-                    let names: Vec<String> =
-                        t.chains.iter().filter(|c| c.policy.is_none()).map(|c| c.name.clone()).collect();
+                    let names: Vec<String> = t
+                        .chains
+                        .iter()
+                        .filter(|c| c.policy.is_none())
+                        .map(|c| c.name.clone())
+                        .collect();
                     for n in &names {
                         if t.references(n) > 0 || t.chain(n).is_some_and(|c| !c.rules.is_empty()) {
                             return Err(chain_busy(n));
@@ -478,7 +568,9 @@ fn apply(rs: &mut XtRuleset, inv: &Invocation) -> Result<Outcome, XtError> {
             modified(String::new())
         }
         Cmd::Policy(c, p) => {
-            let ch = t.chain_mut(c).ok_or_else(|| XtError::new(1, "Bad built-in chain name."))?;
+            let ch = t
+                .chain_mut(c)
+                .ok_or_else(|| XtError::new(1, "Bad built-in chain name."))?;
             if ch.policy.is_none() {
                 return Err(XtError::new(1, "Bad built-in chain name."));
             }
@@ -522,5 +614,8 @@ fn apply(rs: &mut XtRuleset, inv: &Invocation) -> Result<Outcome, XtError> {
 }
 
 fn strip_counters(s: &RuleSpec) -> RuleSpec {
-    RuleSpec { counters: None, ..s.clone() }
+    RuleSpec {
+        counters: None,
+        ..s.clone()
+    }
 }

@@ -70,7 +70,15 @@ impl CtEntry {
         if orig.is_empty() {
             return None;
         }
-        Some(CtEntry { proto: words[0].to_string(), protonum, state, orig, reply, mark, line: words_line(line) })
+        Some(CtEntry {
+            proto: words[0].to_string(),
+            protonum,
+            state,
+            orig,
+            reply,
+            mark,
+            line: words_line(line),
+        })
     }
 
     fn get<'a>(kv: &'a [(String, String)], k: &str) -> Option<&'a str> {
@@ -118,11 +126,23 @@ pub struct CtError {
 }
 
 fn param(msg: &str) -> CtError {
-    CtError { code: 2, stderr: format!("{BANNER}: {msg}\nTry `conntrack -h' or 'conntrack --help' for more information.\n") }
+    CtError {
+        code: 2,
+        stderr: format!("{BANNER}: {msg}\nTry `conntrack -h' or 'conntrack --help' for more information.\n"),
+    }
 }
 
 const TCP_STATES: [&str; 10] = [
-    "NONE", "SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT", "CLOSE_WAIT", "LAST_ACK", "TIME_WAIT", "CLOSE", "SYN_SENT2",
+    "NONE",
+    "SYN_SENT",
+    "SYN_RECV",
+    "ESTABLISHED",
+    "FIN_WAIT",
+    "CLOSE_WAIT",
+    "LAST_ACK",
+    "TIME_WAIT",
+    "CLOSE",
+    "SYN_SENT2",
 ];
 
 fn proto_number(p: &str) -> Option<u8> {
@@ -183,10 +203,13 @@ impl CtQuery {
         let mut i = 0;
         let mut listed = false;
         let val = |i: usize, name: &str| -> Result<String, CtError> {
-            args.get(i + 1).cloned().ok_or_else(|| param(&format!("option `{name}' requires an argument")))
+            args.get(i + 1)
+                .cloned()
+                .ok_or_else(|| param(&format!("option `{name}' requires an argument")))
         };
         let addr = |v: &str| -> Result<Ipv4Addr, CtError> {
-            v.parse::<Ipv4Addr>().map_err(|_| param(&format!("Invalid IP address `{v}'")))
+            v.parse::<Ipv4Addr>()
+                .map_err(|_| param(&format!("Invalid IP address `{v}'")))
         };
         while i < args.len() {
             let a = args[i].as_str();
@@ -196,7 +219,9 @@ impl CtQuery {
                 | "-E" | "--event" | "-C" | "--count" | "-S" | "--stats" | "-R" | "--load-file" => {
                     return Err(CtError {
                         code: 2,
-                        stderr: format!("nfwalk conntrack: `{a}' needs the live table; a saved table can only be listed (-L)\n"),
+                        stderr: format!(
+                            "nfwalk conntrack: `{a}' needs the live table; a saved table can only be listed (-L)\n"
+                        ),
                     })
                 }
                 "-p" | "--proto" | "--protonum" => {
@@ -274,7 +299,10 @@ impl CtQuery {
             i += 1;
         }
         if !listed {
-            return Err(CtError { code: 2, stderr: "nfwalk conntrack: say -L (a saved table can only be listed)\n".into() });
+            return Err(CtError {
+                code: 2,
+                stderr: "nfwalk conntrack: say -L (a saved table can only be listed)\n".into(),
+            });
         }
         if let Some(s) = state_words {
             // One state, spelled as the kernel names it (conntrack-tools compares exactly).

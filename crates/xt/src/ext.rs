@@ -92,20 +92,34 @@ pub(crate) fn opts(module: &str, target: bool) -> Option<Opts> {
 }
 
 fn one(n: &str, neg: bool, v: String) -> Opt {
-    Opt { name: n.into(), neg, args: vec![v] }
+    Opt {
+        name: n.into(),
+        neg,
+        args: vec![v],
+    }
 }
 
 fn flag(n: &str, neg: bool) -> Opt {
-    Opt { name: n.into(), neg, args: vec![] }
+    Opt {
+        name: n.into(),
+        neg,
+        args: vec![],
+    }
 }
 
 fn bad_value(module: &str, opt: &str, v: &str) -> XtError {
-    perr(format!("{module}: Bad value for option \"--{opt}\", or out of range (\"{v}\")."))
+    perr(format!(
+        "{module}: Bad value for option \"--{opt}\", or out of range (\"{v}\")."
+    ))
 }
 
 fn num_opt(m: &Module, opt: &str) -> Result<Option<u32>, XtError> {
     m.arg(opt)
-        .map(|v| parse_num(v).and_then(|n| u32::try_from(n).ok()).ok_or_else(|| bad_value(&m.name, opt, v)))
+        .map(|v| {
+            parse_num(v)
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(|| bad_value(&m.name, opt, v))
+        })
         .transpose()
 }
 
@@ -146,10 +160,14 @@ fn canon_recent(m: &mut Module) -> Result<(), XtError> {
     let actions = ["set", "rcheck", "update", "remove"];
     let given: Vec<&Opt> = m.opts.iter().filter(|o| actions.contains(&o.name.as_str())).collect();
     if given.is_empty() {
-        return Err(perr("recent: you must specify one of `--set', `--rcheck' `--update' or `--remove'"));
+        return Err(perr(
+            "recent: you must specify one of `--set', `--rcheck' `--update' or `--remove'",
+        ));
     }
     if given.len() > 1 {
-        return Err(perr("recent: only one of `--set', `--rcheck' `--update' or `--remove' may be set"));
+        return Err(perr(
+            "recent: only one of `--set', `--rcheck' `--update' or `--remove' may be set",
+        ));
     }
     let invert = m.opts.iter().any(|o| o.neg);
     let action = given[0].name.clone();
@@ -169,11 +187,18 @@ fn canon_recent(m: &mut Module) -> Result<(), XtError> {
     }
     out.push(one("name", false, name));
     let mask = match m.arg("mask") {
-        Some(v) => v.parse::<std::net::Ipv4Addr>().map_err(|_| bad_value("recent", "mask", v))?,
+        Some(v) => v
+            .parse::<std::net::Ipv4Addr>()
+            .map_err(|_| bad_value("recent", "mask", v))?,
         None => std::net::Ipv4Addr::new(255, 255, 255, 255),
     };
     out.push(one("mask", false, mask.to_string()));
-    let dest = m.opts.iter().rev().find(|o| o.name == "rsource" || o.name == "rdest").is_some_and(|o| o.name == "rdest");
+    let dest = m
+        .opts
+        .iter()
+        .rev()
+        .find(|o| o.name == "rsource" || o.name == "rdest")
+        .is_some_and(|o| o.name == "rdest");
     out.push(flag(if dest { "rdest" } else { "rsource" }, false));
     m.opts = out;
     Ok(())
@@ -181,7 +206,9 @@ fn canon_recent(m: &mut Module) -> Result<(), XtError> {
 
 fn parse_ids(v: &str, group: bool, opt: &str) -> Result<String, XtError> {
     let id = |s: &str| -> Option<u32> {
-        parse_num(s).and_then(|n| u32::try_from(n).ok()).or_else(|| names::id_number(s, group))
+        parse_num(s)
+            .and_then(|n| u32::try_from(n).ok())
+            .or_else(|| names::id_number(s, group))
     };
     let bad = || bad_value("owner", opt, v);
     match v.split_once('-') {
@@ -203,7 +230,9 @@ fn canon_owner(m: &mut Module) -> Result<(), XtError> {
         }
     }
     if out.is_empty() {
-        return Err(perr("owner: At least one of --uid-owner, --gid-owner or --socket-exists is required"));
+        return Err(perr(
+            "owner: At least one of --uid-owner, --gid-owner or --socket-exists is required",
+        ));
     }
     m.opts = out;
     Ok(())
@@ -250,7 +279,12 @@ fn hashlimit_rate(s: &str, opt: &str) -> Result<(u64, u64), XtError> {
 
 /// hashlimit's `print_rate`: the text and the quantum (ms) of the unit it chose.
 fn hashlimit_rate_str(period: u64) -> (String, u64) {
-    let rates = [("day", SCALE * 86400), ("hour", SCALE * 3600), ("min", SCALE * 60), ("sec", SCALE)];
+    let rates = [
+        ("day", SCALE * 86400),
+        ("hour", SCALE * 3600),
+        ("min", SCALE * 60),
+        ("sec", SCALE),
+    ];
     let mut i = 1;
     while i < rates.len() {
         let m = rates[i].1;
@@ -259,16 +293,25 @@ fn hashlimit_rate_str(period: u64) -> (String, u64) {
         }
         i += 1;
     }
-    (format!("{}/{}", rates[i - 1].1 / period, rates[i - 1].0), rates[i - 1].1 / SCALE * 1000)
+    (
+        format!("{}/{}", rates[i - 1].1 / period, rates[i - 1].0),
+        rates[i - 1].1 / SCALE * 1000,
+    )
 }
 
 fn canon_hashlimit(m: &mut Module) -> Result<(), XtError> {
     // Byte rates and rate-match are not modelled: left as written.
-    let rate_opt = m.opts.iter().find(|o| o.name == "hashlimit-upto" || o.name == "hashlimit-above");
+    let rate_opt = m
+        .opts
+        .iter()
+        .find(|o| o.name == "hashlimit-upto" || o.name == "hashlimit-above");
     let Some(rate_opt) = rate_opt.cloned() else {
         return Err(perr("hashlimit: You have to specify --hashlimit"));
     };
-    if rate_opt.args[0].to_ascii_lowercase().contains('b') || m.has("hashlimit-rate-match") || m.has("hashlimit-rate-interval") {
+    if rate_opt.args[0].to_ascii_lowercase().contains('b')
+        || m.has("hashlimit-rate-match")
+        || m.has("hashlimit-rate-interval")
+    {
         return Ok(());
     }
     let Some(name) = m.arg("hashlimit-name").map(str::to_string) else {
@@ -286,15 +329,24 @@ fn canon_hashlimit(m: &mut Module) -> Result<(), XtError> {
         let mut bits = [false; 4];
         let names = ["srcip", "srcport", "dstip", "dstport"];
         for p in modes.split(',') {
-            let i = names.iter().position(|n| *n == p).ok_or_else(|| bad_value("hashlimit", "hashlimit-mode", modes))?;
+            let i = names
+                .iter()
+                .position(|n| *n == p)
+                .ok_or_else(|| bad_value("hashlimit", "hashlimit-mode", modes))?;
             bits[i] = true;
         }
         let v: Vec<&str> = names.iter().zip(bits).filter(|(_, b)| *b).map(|(n, _)| *n).collect();
         out.push(one("hashlimit-mode", false, v.join(",")));
     }
     out.push(one("hashlimit-name", false, name));
-    let expire = num_opt(m, "hashlimit-htable-expire")?.map(u64::from).unwrap_or(mult * 1000);
-    for (k, default) in [("hashlimit-htable-size", 0), ("hashlimit-htable-max", 0), ("hashlimit-htable-gcinterval", 1000)] {
+    let expire = num_opt(m, "hashlimit-htable-expire")?
+        .map(u64::from)
+        .unwrap_or(mult * 1000);
+    for (k, default) in [
+        ("hashlimit-htable-size", 0),
+        ("hashlimit-htable-max", 0),
+        ("hashlimit-htable-gcinterval", 1000),
+    ] {
         if let Some(v) = num_opt(m, k)?.filter(|v| *v != default) {
             out.push(one(k, false, v.to_string()));
         }
@@ -320,7 +372,9 @@ fn canon_policy(m: &mut Module) -> Result<(), XtError> {
     if m.has("next") {
         return Ok(()); // several policy elements: not modelled, left as written
     }
-    let dir = m.arg("dir").ok_or_else(|| perr("policy match: neither --dir in nor --dir out specified"))?;
+    let dir = m
+        .arg("dir")
+        .ok_or_else(|| perr("policy match: neither --dir in nor --dir out specified"))?;
     if dir != "in" && dir != "out" {
         return Err(perr(format!("policy match: invalid dir \"{dir}\"")));
     }
@@ -339,8 +393,11 @@ fn canon_policy(m: &mut Module) -> Result<(), XtError> {
             "reqid" => parse_u32(a)?.to_string(),
             "spi" => format!("0x{:x}", parse_u32(a)?),
             "proto" => {
-                let p = names::proto_number(a).ok_or_else(|| perr(format!("policy match: protocol \"{a}\" does not exist")))?;
-                names::proto_name(p).map(str::to_string).unwrap_or_else(|| p.to_string())
+                let p = names::proto_number(a)
+                    .ok_or_else(|| perr(format!("policy match: protocol \"{a}\" does not exist")))?;
+                names::proto_name(p)
+                    .map(str::to_string)
+                    .unwrap_or_else(|| p.to_string())
             }
             "mode" if a == "tunnel" || a == "transport" => a.clone(),
             "mode" => return Err(perr(format!("policy match: invalid mode \"{a}\""))),
@@ -356,20 +413,33 @@ fn canon_policy(m: &mut Module) -> Result<(), XtError> {
 }
 
 fn canon_statistic(m: &mut Module) -> Result<(), XtError> {
-    let mode = m.arg("mode").ok_or_else(|| perr("statistic: no mode specified"))?.to_string();
+    let mode = m
+        .arg("mode")
+        .ok_or_else(|| perr("statistic: no mode specified"))?
+        .to_string();
     let mut out = vec![one("mode", false, mode.clone())];
     match mode.as_str() {
         "random" => {
-            let o = m.opt("probability").ok_or_else(|| perr("statistic: --probability must be specified when using random mode"))?;
-            let p: f64 = o.args[0].parse().map_err(|_| bad_value("statistic", "probability", &o.args[0]))?;
+            let o = m
+                .opt("probability")
+                .ok_or_else(|| perr("statistic: --probability must be specified when using random mode"))?;
+            let p: f64 = o.args[0]
+                .parse()
+                .map_err(|_| bad_value("statistic", "probability", &o.args[0]))?;
             if !(0.0..=1.0).contains(&p) {
                 return Err(perr("statistic: --probability must be between 0 and 1"));
             }
             let k = (0x8000_0000u64 as f64 * p).round() as u32;
-            out.push(one("probability", o.neg, format!("{:.11}", k as f64 / 0x8000_0000u64 as f64)));
+            out.push(one(
+                "probability",
+                o.neg,
+                format!("{:.11}", k as f64 / 0x8000_0000u64 as f64),
+            ));
         }
         "nth" => {
-            let o = m.opt("every").ok_or_else(|| perr("statistic: --every must be specified when using nth mode"))?;
+            let o = m
+                .opt("every")
+                .ok_or_else(|| perr("statistic: --every must be specified when using nth mode"))?;
             if !m.has("packet") {
                 return Err(perr("statistic: option \"--every\" also requires \"--packet\"."));
             }
@@ -403,9 +473,18 @@ fn canon_connlimit(m: &mut Module) -> Result<(), XtError> {
     if mask > 32 {
         return Err(bad_value("connlimit", "connlimit-mask", &mask.to_string()));
     }
-    let daddr = m.opts.iter().rev().find(|o| o.name == "connlimit-saddr" || o.name == "connlimit-daddr").is_some_and(|o| o.name == "connlimit-daddr");
+    let daddr = m
+        .opts
+        .iter()
+        .rev()
+        .find(|o| o.name == "connlimit-saddr" || o.name == "connlimit-daddr")
+        .is_some_and(|o| o.name == "connlimit-daddr");
     m.opts = vec![
-        one(if upto { "connlimit-upto" } else { "connlimit-above" }, false, n.to_string()),
+        one(
+            if upto { "connlimit-upto" } else { "connlimit-above" },
+            false,
+            n.to_string(),
+        ),
         one("connlimit-mask", false, mask.to_string()),
         flag(if daddr { "connlimit-daddr" } else { "connlimit-saddr" }, false),
     ];
@@ -492,10 +571,16 @@ pub(crate) fn print(m: &Module, numeric: bool, target: bool) -> Option<String> {
         }
         (false, "hashlimit") => {
             let first = m.opts.first()?;
-            if !matches!(first.name.as_str(), "hashlimit-upto" | "hashlimit-above") || m.opt("hashlimit-burst").is_none() {
+            if !matches!(first.name.as_str(), "hashlimit-upto" | "hashlimit-above")
+                || m.opt("hashlimit-burst").is_none()
+            {
                 return None;
             }
-            s += if first.name == "hashlimit-above" { " limit: above " } else { " limit: up to " };
+            s += if first.name == "hashlimit-above" {
+                " limit: above "
+            } else {
+                " limit: up to "
+            };
             s += &first.args[0];
             s += &format!(" burst {}", m.arg("hashlimit-burst")?);
             if let Some(mode) = m.arg("hashlimit-mode") {
@@ -558,7 +643,14 @@ pub(crate) fn print(m: &Module, numeric: bool, target: bool) -> Option<String> {
             for o in &m.opts {
                 s += &format!(" {}", o.name);
                 let v = &o.args[0];
-                s += &format!(" {}", if o.name == "nflog-prefix" { save_string(v) } else { v.clone() });
+                s += &format!(
+                    " {}",
+                    if o.name == "nflog-prefix" {
+                        save_string(v)
+                    } else {
+                        v.clone()
+                    }
+                );
             }
         }
         (true, "NETMAP") => s += &format!(" to:{}", m.arg("to")?),

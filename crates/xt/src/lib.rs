@@ -33,13 +33,21 @@ pub struct XtError {
 impl XtError {
     /// An error with this exit code.
     pub fn new(code: i32, message: impl Into<String>) -> XtError {
-        XtError { code, message: message.into(), versioned: false }
+        XtError {
+            code,
+            message: message.into(),
+            versioned: false,
+        }
     }
 
     /// An error printed after the version prefix, without the hint (`iptables v1.8.9
     /// (nf_tables):  CHAIN_DEL failed ...`, exit code 4).
     pub fn versioned(code: i32, message: impl Into<String>) -> XtError {
-        XtError { code, message: message.into(), versioned: true }
+        XtError {
+            code,
+            message: message.into(),
+            versioned: true,
+        }
     }
 
     /// A parameter problem (exit code 2), printed by iptables with its version prefix and the

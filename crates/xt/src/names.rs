@@ -35,10 +35,16 @@ fn tables() -> &'static Tables {
         for line in SERVICES.lines() {
             let line = line.split('#').next().unwrap_or("");
             let mut w = line.split_whitespace();
-            let (Some(name), Some(pp)) = (w.next(), w.next()) else { continue };
-            let Some((port, proto)) = pp.split_once('/') else { continue };
+            let (Some(name), Some(pp)) = (w.next(), w.next()) else {
+                continue;
+            };
+            let Some((port, proto)) = pp.split_once('/') else {
+                continue;
+            };
             let Ok(port) = port.parse::<u16>() else { continue };
-            t.by_port.entry((port, proto.to_string())).or_insert_with(|| name.to_string());
+            t.by_port
+                .entry((port, proto.to_string()))
+                .or_insert_with(|| name.to_string());
             t.by_name.entry((name.to_string(), proto.to_string())).or_insert(port);
             for alias in w {
                 t.by_name.entry((alias.to_string(), proto.to_string())).or_insert(port);
@@ -47,7 +53,9 @@ fn tables() -> &'static Tables {
         for line in PROTOCOLS.lines() {
             let line = line.split('#').next().unwrap_or("");
             let mut w = line.split_whitespace();
-            let (Some(name), Some(num)) = (w.next(), w.next()) else { continue };
+            let (Some(name), Some(num)) = (w.next(), w.next()) else {
+                continue;
+            };
             let Ok(num) = num.parse::<u8>() else { continue };
             t.proto_by_num.entry(num).or_insert_with(|| name.to_string());
             t.proto_by_name.entry(name.to_string()).or_insert(num);
@@ -125,27 +133,80 @@ pub fn network_name(a: Ipv4Addr) -> Option<&'static str> {
 
 /// Debian's base-passwd users (`getpwuid`/`getpwnam` of a stock system).
 const USERS: &[(&str, u32)] = &[
-    ("root", 0), ("daemon", 1), ("bin", 2), ("sys", 3), ("sync", 4), ("games", 5), ("man", 6),
-    ("lp", 7), ("mail", 8), ("news", 9), ("uucp", 10), ("proxy", 13), ("www-data", 33),
-    ("backup", 34), ("list", 38), ("irc", 39), ("_apt", 42), ("nobody", 65534),
+    ("root", 0),
+    ("daemon", 1),
+    ("bin", 2),
+    ("sys", 3),
+    ("sync", 4),
+    ("games", 5),
+    ("man", 6),
+    ("lp", 7),
+    ("mail", 8),
+    ("news", 9),
+    ("uucp", 10),
+    ("proxy", 13),
+    ("www-data", 33),
+    ("backup", 34),
+    ("list", 38),
+    ("irc", 39),
+    ("_apt", 42),
+    ("nobody", 65534),
 ];
 
 /// Debian's base-passwd groups (`getgrgid`/`getgrnam` of a stock system).
 const GROUPS: &[(&str, u32)] = &[
-    ("root", 0), ("daemon", 1), ("bin", 2), ("sys", 3), ("adm", 4), ("tty", 5), ("disk", 6),
-    ("lp", 7), ("mail", 8), ("news", 9), ("uucp", 10), ("man", 12), ("proxy", 13), ("kmem", 15),
-    ("dialout", 20), ("fax", 21), ("voice", 22), ("cdrom", 24), ("floppy", 25), ("tape", 26),
-    ("sudo", 27), ("audio", 29), ("dip", 30), ("www-data", 33), ("backup", 34), ("operator", 37),
-    ("list", 38), ("irc", 39), ("src", 40), ("shadow", 42), ("utmp", 43), ("video", 44),
-    ("sasl", 45), ("plugdev", 46), ("staff", 50), ("games", 60), ("users", 100), ("nogroup", 65534),
+    ("root", 0),
+    ("daemon", 1),
+    ("bin", 2),
+    ("sys", 3),
+    ("adm", 4),
+    ("tty", 5),
+    ("disk", 6),
+    ("lp", 7),
+    ("mail", 8),
+    ("news", 9),
+    ("uucp", 10),
+    ("man", 12),
+    ("proxy", 13),
+    ("kmem", 15),
+    ("dialout", 20),
+    ("fax", 21),
+    ("voice", 22),
+    ("cdrom", 24),
+    ("floppy", 25),
+    ("tape", 26),
+    ("sudo", 27),
+    ("audio", 29),
+    ("dip", 30),
+    ("www-data", 33),
+    ("backup", 34),
+    ("operator", 37),
+    ("list", 38),
+    ("irc", 39),
+    ("src", 40),
+    ("shadow", 42),
+    ("utmp", 43),
+    ("video", 44),
+    ("sasl", 45),
+    ("plugdev", 46),
+    ("staff", 50),
+    ("games", 60),
+    ("users", 100),
+    ("nogroup", 65534),
 ];
 
 /// `getpwuid(uid)->pw_name` (`group`: `getgrgid`).
 pub fn id_name(id: u32, group: bool) -> Option<&'static str> {
-    (if group { GROUPS } else { USERS }).iter().find(|(_, v)| *v == id).map(|(n, _)| *n)
+    (if group { GROUPS } else { USERS })
+        .iter()
+        .find(|(_, v)| *v == id)
+        .map(|(n, _)| *n)
 }
 
 /// `getpwnam(name)->pw_uid` (`group`: `getgrnam`).
 pub fn id_number(name: &str, group: bool) -> Option<u32> {
-    (if group { GROUPS } else { USERS }).iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+    (if group { GROUPS } else { USERS })
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| *v)
 }

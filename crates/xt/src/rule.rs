@@ -186,11 +186,7 @@ fn known_opts(module: &str, target: bool) -> Option<&'static [(&'static str, u8,
             ("ctmask", 1, "ctmask"),
             ("mask", 1, "mask"),
         ],
-        (true, "CT") => &[
-            ("notrack", 0, "notrack"),
-            ("zone", 1, "zone"),
-            ("helper", 1, "helper"),
-        ],
+        (true, "CT") => &[("notrack", 0, "notrack"), ("zone", 1, "zone"), ("helper", 1, "helper")],
         (true, "TCPMSS") => &[("set-mss", 1, "set-mss"), ("clamp-mss-to-pmtu", 0, "clamp-mss-to-pmtu")],
         (true, "CHECKSUM") => &[("checksum-fill", 0, "checksum-fill")],
         (t, m) if crate::ext::opts(m, t).is_some() => return crate::ext::opts(m, t),
@@ -211,11 +207,51 @@ pub fn target_known(name: &str) -> bool {
 
 /// The extension targets iptables ships (a `-j NAME` that is none of these is a chain).
 const EXT_TARGETS: &[&str] = &[
-    "ACCEPT", "DROP", "RETURN", "QUEUE", "REJECT", "LOG", "DNAT", "SNAT", "MASQUERADE", "REDIRECT",
-    "MARK", "CONNMARK", "CT", "NOTRACK", "TRACE", "TCPMSS", "CHECKSUM", "NFLOG", "NFQUEUE", "TOS",
-    "DSCP", "TTL", "HL", "CLASSIFY", "TPROXY", "TEE", "NETMAP", "AUDIT", "TCPOPTSTRIP", "HMARK",
-    "RATEEST", "SNPT", "DNPT", "IDLETIMER", "LED", "SECMARK", "CONNSECMARK", "SET", "SYNPROXY",
-    "CLUSTERIP", "ECN", "ULOG", "MIRROR", "SAME", "CONNLIMIT",
+    "ACCEPT",
+    "DROP",
+    "RETURN",
+    "QUEUE",
+    "REJECT",
+    "LOG",
+    "DNAT",
+    "SNAT",
+    "MASQUERADE",
+    "REDIRECT",
+    "MARK",
+    "CONNMARK",
+    "CT",
+    "NOTRACK",
+    "TRACE",
+    "TCPMSS",
+    "CHECKSUM",
+    "NFLOG",
+    "NFQUEUE",
+    "TOS",
+    "DSCP",
+    "TTL",
+    "HL",
+    "CLASSIFY",
+    "TPROXY",
+    "TEE",
+    "NETMAP",
+    "AUDIT",
+    "TCPOPTSTRIP",
+    "HMARK",
+    "RATEEST",
+    "SNPT",
+    "DNPT",
+    "IDLETIMER",
+    "LED",
+    "SECMARK",
+    "CONNSECMARK",
+    "SET",
+    "SYNPROXY",
+    "CLUSTERIP",
+    "ECN",
+    "ULOG",
+    "MIRROR",
+    "SAME",
+    "CONNLIMIT",
 ];
 
 /// Whether `-j NAME` names an extension target rather than a chain.
@@ -257,14 +293,11 @@ pub fn parse_addr_mask(s: &str, neg: bool) -> Result<AddrMask, XtError> {
     } else if a == "0" {
         Ipv4Addr::UNSPECIFIED
     } else {
-        a.parse()
-            .map_err(|_| perr(format!("host/network `{a}' not found")))?
+        a.parse().map_err(|_| perr(format!("host/network `{a}' not found")))?
     };
     let mask: Ipv4Addr = match m {
         None => Ipv4Addr::new(255, 255, 255, 255),
-        Some(m) if m.contains('.') => m
-            .parse()
-            .map_err(|_| perr(format!("invalid mask `{m}' specified")))?,
+        Some(m) if m.contains('.') => m.parse().map_err(|_| perr(format!("invalid mask `{m}' specified")))?,
         Some(m) => {
             let bits: u32 = m
                 .parse()
@@ -361,8 +394,8 @@ impl RuleSpec {
                 }
                 "-p" | "--protocol" => {
                     let a = next(&mut i, w)?;
-                    let p = names::proto_number(&a)
-                        .ok_or_else(|| perr(format!("unknown protocol \"{a}\" specified")))?;
+                    let p =
+                        names::proto_number(&a).ok_or_else(|| perr(format!("unknown protocol \"{a}\" specified")))?;
                     if p == 0 && neg {
                         return Err(perr("rule would never match protocol"));
                     }
@@ -429,7 +462,10 @@ impl RuleSpec {
         let greedy = || -> Vec<String> {
             words[i + 1..]
                 .iter()
-                .take_while(|w| *w != "!" && !(w.starts_with('-') && w.len() > 1 && !w[1..].starts_with(|c: char| c.is_ascii_digit())))
+                .take_while(|w| {
+                    *w != "!"
+                        && !(w.starts_with('-') && w.len() > 1 && !w[1..].starts_with(|c: char| c.is_ascii_digit()))
+                })
                 .cloned()
                 .collect()
         };
@@ -441,7 +477,11 @@ impl RuleSpec {
                         if let Some((_, n, canon)) = opts.iter().find(|(o, _, _)| *o == name) {
                             let args = take(*n as usize)?;
                             let n = args.len();
-                            t.opts.push(Opt { name: canon.to_string(), neg, args });
+                            t.opts.push(Opt {
+                                name: canon.to_string(),
+                                neg,
+                                args,
+                            });
                             return Ok(i + n);
                         }
                     }
@@ -449,7 +489,11 @@ impl RuleSpec {
                     None => {
                         let args = greedy();
                         let n = args.len();
-                        t.opts.push(Opt { name: name.to_string(), neg, args });
+                        t.opts.push(Opt {
+                            name: name.to_string(),
+                            neg,
+                            args,
+                        });
                         return Ok(i + n);
                     }
                 }
@@ -461,14 +505,22 @@ impl RuleSpec {
                     if let Some((_, n, canon)) = opts.iter().find(|(o, _, _)| *o == name) {
                         let args = take(*n as usize)?;
                         let n = args.len();
-                        m.opts.push(Opt { name: canon.to_string(), neg, args });
+                        m.opts.push(Opt {
+                            name: canon.to_string(),
+                            neg,
+                            args,
+                        });
                         return Ok(i + n);
                     }
                 }
                 None => {
                     let args = greedy();
                     let n = args.len();
-                    m.opts.push(Opt { name: name.to_string(), neg, args });
+                    m.opts.push(Opt {
+                        name: name.to_string(),
+                        neg,
+                        args,
+                    });
                     return Ok(i + n);
                 }
             }
@@ -482,7 +534,11 @@ impl RuleSpec {
                     let n = args.len();
                     self.matches.push(Module {
                         name: pname.to_string(),
-                        opts: vec![Opt { name: canon.to_string(), neg, args }],
+                        opts: vec![Opt {
+                            name: canon.to_string(),
+                            neg,
+                            args,
+                        }],
                     });
                     return Ok(i + n);
                 }
@@ -776,8 +832,18 @@ fn canon_states(s: &str, ct: bool) -> Result<String, XtError> {
 }
 
 const ADDR_TYPES: [&str; 12] = [
-    "UNSPEC", "UNICAST", "LOCAL", "BROADCAST", "ANYCAST", "MULTICAST", "BLACKHOLE", "UNREACHABLE",
-    "PROHIBIT", "THROW", "NAT", "XRESOLVE",
+    "UNSPEC",
+    "UNICAST",
+    "LOCAL",
+    "BROADCAST",
+    "ANYCAST",
+    "MULTICAST",
+    "BLACKHOLE",
+    "UNREACHABLE",
+    "PROHIBIT",
+    "THROW",
+    "NAT",
+    "XRESOLVE",
 ];
 
 fn canon_addrtypes(s: &str) -> Result<String, XtError> {
@@ -799,7 +865,12 @@ fn canon_addrtypes(s: &str) -> Result<String, XtError> {
         .join(","))
 }
 
-const RATES: [(&str, u32); 4] = [("day", 10000 * 86400), ("hour", 10000 * 3600), ("min", 10000 * 60), ("sec", 10000)];
+const RATES: [(&str, u32); 4] = [
+    ("day", 10000 * 86400),
+    ("hour", 10000 * 3600),
+    ("min", 10000 * 60),
+    ("sec", 10000),
+];
 
 /// `--limit 3/min` as the kernel's average (in 1/10000 s), like libxt_limit's parse_rate.
 fn parse_rate(s: &str) -> Result<u32, XtError> {
@@ -811,7 +882,11 @@ fn parse_rate(s: &str) -> Result<u32, XtError> {
         u if !u.is_empty() && "day".starts_with(u) => 86400,
         _ => return Err(perr(format!("bad rate \"{s}\"'"))),
     };
-    let r: u64 = n.parse().ok().filter(|r| *r > 0).ok_or_else(|| perr(format!("bad rate \"{s}\"'")))?;
+    let r: u64 = n
+        .parse()
+        .ok()
+        .filter(|r| *r > 0)
+        .ok_or_else(|| perr(format!("bad rate \"{s}\"'")))?;
     if r > 10000 * mult {
         return Err(perr(format!("Rate too fast \"{s}\"")));
     }
@@ -837,14 +912,22 @@ fn canon_match(m: &mut Module, proto: u8) -> Result<(), XtError> {
     let pp = port_proto(proto);
     let name = m.name.clone();
     let mut out: Vec<Opt> = vec![];
-    let set = |o: &Opt, args: Vec<String>| Opt { name: o.name.clone(), neg: o.neg, args };
+    let set = |o: &Opt, args: Vec<String>| Opt {
+        name: o.name.clone(),
+        neg: o.neg,
+        args,
+    };
     if let Some(r) = crate::ext::canon(m, proto, false) {
         return r;
     }
     match name.as_str() {
         "tcp" | "udp" => {
             for key in ["sport", "dport", "tcp-option", "tcp-flags"] {
-                for o in m.opts.iter().filter(|o| o.name == key || (key == "tcp-flags" && o.name == "syn")) {
+                for o in m
+                    .opts
+                    .iter()
+                    .filter(|o| o.name == key || (key == "tcp-flags" && o.name == "syn"))
+                {
                     match o.name.as_str() {
                         "sport" | "dport" => {
                             let (lo, hi) = parse_port_range(&o.args[0], &name)?;
@@ -880,7 +963,9 @@ fn canon_match(m: &mut Module, proto: u8) -> Result<(), XtError> {
         }
         "multiport" => {
             if !matches!(proto, 6 | 17 | 33 | 132 | 136) && !m.opts.is_empty() {
-                return Err(perr("multiport needs `-p tcp', `-p udp', `-p udplite', `-p sctp' or `-p dccp'"));
+                return Err(perr(
+                    "multiport needs `-p tcp', `-p udp', `-p udplite', `-p sctp' or `-p dccp'",
+                ));
             }
             for o in &m.opts {
                 let mut ports = vec![];
@@ -896,9 +981,20 @@ fn canon_match(m: &mut Module, proto: u8) -> Result<(), XtError> {
         }
         "state" | "conntrack" => {
             let order = [
-                "state", "ctstate", "ctproto", "ctorigsrc", "ctorigdst", "ctreplsrc", "ctrepldst",
-                "ctorigsrcport", "ctorigdstport", "ctreplsrcport", "ctrepldstport", "ctstatus",
-                "ctexpire", "ctdir",
+                "state",
+                "ctstate",
+                "ctproto",
+                "ctorigsrc",
+                "ctorigdst",
+                "ctreplsrc",
+                "ctrepldst",
+                "ctorigsrcport",
+                "ctorigdstport",
+                "ctreplsrcport",
+                "ctrepldstport",
+                "ctstatus",
+                "ctexpire",
+                "ctdir",
             ];
             for key in order {
                 for o in m.opts.iter().filter(|o| o.name == key) {
@@ -940,11 +1036,19 @@ fn canon_match(m: &mut Module, proto: u8) -> Result<(), XtError> {
                 Some(a) => parse_rate(a)?,
                 None => parse_rate("3/hour")?,
             };
-            out.push(Opt { name: "limit".into(), neg: false, args: vec![rate_str(avg)] });
+            out.push(Opt {
+                name: "limit".into(),
+                neg: false,
+                args: vec![rate_str(avg)],
+            });
             if let Some(b) = m.arg("limit-burst") {
                 let b = parse_u32(b)?;
                 if b != 5 {
-                    out.push(Opt { name: "limit-burst".into(), neg: false, args: vec![b.to_string()] });
+                    out.push(Opt {
+                        name: "limit-burst".into(),
+                        neg: false,
+                        args: vec![b.to_string()],
+                    });
                 }
             }
         }
@@ -959,12 +1063,22 @@ fn canon_match(m: &mut Module, proto: u8) -> Result<(), XtError> {
                     Some((v, mk)) => (parse_u32(v)?, parse_u32(mk)?),
                     None => (parse_u32(&o.args[0])?, u32::MAX),
                 };
-                let s = if mk == u32::MAX { format!("0x{v:x}") } else { format!("0x{v:x}/0x{mk:x}") };
+                let s = if mk == u32::MAX {
+                    format!("0x{v:x}")
+                } else {
+                    format!("0x{v:x}/0x{mk:x}")
+                };
                 out.push(set(o, vec![s]));
             }
         }
         "physdev" => {
-            for key in ["physdev-is-in", "physdev-in", "physdev-is-out", "physdev-out", "physdev-is-bridged"] {
+            for key in [
+                "physdev-is-in",
+                "physdev-in",
+                "physdev-is-out",
+                "physdev-out",
+                "physdev-is-bridged",
+            ] {
                 for o in m.opts.iter().filter(|o| o.name == key) {
                     out.push(o.clone());
                 }
@@ -990,8 +1104,16 @@ fn canon_match(m: &mut Module, proto: u8) -> Result<(), XtError> {
 
 fn canon_target(t: &mut Module, proto: u8) -> Result<(), XtError> {
     let name = t.name.clone();
-    let one = |n: &str, v: String| Opt { name: n.into(), neg: false, args: vec![v] };
-    let flag = |n: &str| Opt { name: n.into(), neg: false, args: vec![] };
+    let one = |n: &str, v: String| Opt {
+        name: n.into(),
+        neg: false,
+        args: vec![v],
+    };
+    let flag = |n: &str| Opt {
+        name: n.into(),
+        neg: false,
+        args: vec![],
+    };
     let mut out = vec![];
     if let Some(r) = crate::ext::canon(t, proto, true) {
         return r;
@@ -1029,7 +1151,13 @@ fn canon_target(t: &mut Module, proto: u8) -> Result<(), XtError> {
                     out.push(one("log-level", lv.to_string()));
                 }
             }
-            for f in ["log-tcp-sequence", "log-tcp-options", "log-ip-options", "log-uid", "log-macdecode"] {
+            for f in [
+                "log-tcp-sequence",
+                "log-tcp-options",
+                "log-ip-options",
+                "log-uid",
+                "log-macdecode",
+            ] {
                 if t.has(f) {
                     out.push(flag(f));
                 }
@@ -1088,11 +1216,17 @@ fn canon_target(t: &mut Module, proto: u8) -> Result<(), XtError> {
                 let mask = t.arg("mask").map(parse_u32).transpose()?;
                 let nf = t.arg("nfmask").map(parse_u32).transpose()?.or(mask).unwrap_or(u32::MAX);
                 let ct = t.arg("ctmask").map(parse_u32).transpose()?.or(mask).unwrap_or(u32::MAX);
-                out.push(flag(if t.has("save-mark") { "save-mark" } else { "restore-mark" }));
+                out.push(flag(if t.has("save-mark") {
+                    "save-mark"
+                } else {
+                    "restore-mark"
+                }));
                 out.push(one("nfmask", format!("0x{nf:x}")));
                 out.push(one("ctmask", format!("0x{ct:x}")));
             } else {
-                return Err(perr(format!("{name} target: Parameter --set/and/or/xor-mark is required")));
+                return Err(perr(format!(
+                    "{name} target: Parameter --set/and/or/xor-mark is required"
+                )));
             }
         }
         "TCPMSS" => {
@@ -1133,7 +1267,9 @@ fn port_name(p: u16, proto: &str, numeric: bool) -> String {
     if numeric {
         return p.to_string();
     }
-    names::service_name(p, proto).map(str::to_string).unwrap_or_else(|| p.to_string())
+    names::service_name(p, proto)
+        .map(str::to_string)
+        .unwrap_or_else(|| p.to_string())
 }
 
 fn split_range(s: &str) -> (u16, u16) {
@@ -1317,7 +1453,12 @@ pub fn print_match(m: &Module, proto: u8, numeric: bool) -> Option<String> {
         }
         "set" => {
             let o = m.opt("match-set")?;
-            s += &format!("{} match-set {} {}", if o.neg { " !" } else { "" }, o.args[0], o.args.get(1)?);
+            s += &format!(
+                "{} match-set {} {}",
+                if o.neg { " !" } else { "" },
+                o.args[0],
+                o.args.get(1)?
+            );
         }
         _ => return None,
     }
@@ -1367,7 +1508,11 @@ pub fn print_target(t: &Module, numeric: bool) -> Option<String> {
             }
         }
         "DNAT" | "SNAT" => {
-            let key = if t.name == "DNAT" { "to-destination" } else { "to-source" };
+            let key = if t.name == "DNAT" {
+                "to-destination"
+            } else {
+                "to-source"
+            };
             s += &format!(" to:{}", nat_range(t.arg(key)?));
             for f in ["random", "random-fully", "persistent"] {
                 if t.has(f) {
@@ -1377,7 +1522,14 @@ pub fn print_target(t: &Module, numeric: bool) -> Option<String> {
         }
         "MASQUERADE" | "REDIRECT" => {
             if let Some(p) = t.arg("to-ports") {
-                s += &format!(" {} {p}", if t.name == "MASQUERADE" { "masq ports:" } else { "redir ports" });
+                s += &format!(
+                    " {} {p}",
+                    if t.name == "MASQUERADE" {
+                        "masq ports:"
+                    } else {
+                        "redir ports"
+                    }
+                );
             }
             for f in ["random", "random-fully"] {
                 if t.has(f) {

@@ -85,7 +85,12 @@ impl XtTable {
             name: name.into(),
             chains: b
                 .iter()
-                .map(|c| XtChain { name: c.to_string(), policy: Some("ACCEPT".into()), counters: (0, 0), rules: vec![] })
+                .map(|c| XtChain {
+                    name: c.to_string(),
+                    policy: Some("ACCEPT".into()),
+                    counters: (0, 0),
+                    rules: vec![],
+                })
                 .collect(),
         })
     }
@@ -104,8 +109,16 @@ impl XtTable {
     pub fn sort(&mut self) {
         let b = builtin_chains(&self.name).unwrap_or(&[]);
         self.chains.sort_by(|x, y| {
-            let kx = (x.policy.is_none(), b.iter().position(|n| *n == x.name).unwrap_or(0), x.name.as_bytes());
-            let ky = (y.policy.is_none(), b.iter().position(|n| *n == y.name).unwrap_or(0), y.name.as_bytes());
+            let kx = (
+                x.policy.is_none(),
+                b.iter().position(|n| *n == x.name).unwrap_or(0),
+                x.name.as_bytes(),
+            );
+            let ky = (
+                y.policy.is_none(),
+                b.iter().position(|n| *n == y.name).unwrap_or(0),
+                y.name.as_bytes(),
+            );
             kx.cmp(&ky)
         });
     }
@@ -122,7 +135,11 @@ impl XtTable {
     /// `iptables -S [chain]` output.
     pub fn list_rules(&self, chain: Option<&str>, verbose: bool) -> String {
         let mut s = String::new();
-        let chains: Vec<&XtChain> = self.chains.iter().filter(|c| chain.is_none_or(|n| n == c.name)).collect();
+        let chains: Vec<&XtChain> = self
+            .chains
+            .iter()
+            .filter(|c| chain.is_none_or(|n| n == c.name))
+            .collect();
         for c in &chains {
             match &c.policy {
                 Some(p) if verbose => s += &format!("-P {} {p} -c {} {}\n", c.name, c.counters.0, c.counters.1),
@@ -160,7 +177,11 @@ impl XtTable {
             Some(p) => {
                 s += &format!(" (policy {p}");
                 if f.verbose {
-                    s += &format!(" {}packets, {}bytes", num(c.counters.0, kmg, true), num(c.counters.1, kmg, true));
+                    s += &format!(
+                        " {}packets, {}bytes",
+                        num(c.counters.0, kmg, true),
+                        num(c.counters.1, kmg, true)
+                    );
                 }
                 s += ")\n";
             }
@@ -203,7 +224,11 @@ fn num(n: u64, kmg: bool, notable: bool) -> String {
     let mut n = (n + 500) / 1000;
     for unit in ["K", "M", "G"] {
         if n <= 9999 {
-            return if notable { format!("{n}{unit} ") } else { format!("{n:>4}{unit} ") };
+            return if notable {
+                format!("{n}{unit} ")
+            } else {
+                format!("{n:>4}{unit} ")
+            };
         }
         n = (n + 500) / 1000;
     }
@@ -238,11 +263,17 @@ pub fn list_rule(n: usize, r: &XtRule, f: ListFormat) -> String {
     let pname = if f.numeric {
         p.to_string()
     } else {
-        names::proto_name(p).map(str::to_string).unwrap_or_else(|| p.to_string())
+        names::proto_name(p)
+            .map(str::to_string)
+            .unwrap_or_else(|| p.to_string())
     };
     s += &format!("{pname:<5}");
     let fneg = sp.frag == Some(true);
-    s += &format!("{}{} ", if fneg { '!' } else { '-' }, if sp.frag.is_some() { 'f' } else { '-' });
+    s += &format!(
+        "{}{} ",
+        if fneg { '!' } else { '-' },
+        if sp.frag.is_some() { 'f' } else { '-' }
+    );
     if f.verbose {
         let any = if f.numeric { "*" } else { "any" };
         let ifc = |i: &Option<(bool, String)>| match i {
@@ -270,7 +301,11 @@ pub fn list_rule(n: usize, r: &XtRule, f: ListFormat) -> String {
             None => s += &fallback(m),
         }
     }
-    if let Some(t) = sp.target.as_ref().filter(|t| !(t.opts.is_empty() && !crate::rule::target_known(&t.name))) {
+    if let Some(t) = sp
+        .target
+        .as_ref()
+        .filter(|t| !(t.opts.is_empty() && !crate::rule::target_known(&t.name)))
+    {
         match print_target(t, f.numeric) {
             Some(x) => s += &x,
             None => s += &fallback(t),
@@ -326,13 +361,17 @@ impl XtRuleset {
                 continue;
             }
             if l == "COMMIT" {
-                let Some(mut t) = cur.take() else { return Err(bad("iptables-restore: unexpected COMMIT")) };
+                let Some(mut t) = cur.take() else {
+                    return Err(bad("iptables-restore: unexpected COMMIT"));
+                };
                 t.sort();
                 rs.tables.retain(|x| x.name != t.name);
                 rs.tables.push(t);
                 continue;
             }
-            let Some(t) = cur.as_mut() else { return Err(bad("iptables-restore: no table specified")) };
+            let Some(t) = cur.as_mut() else {
+                return Err(bad("iptables-restore: no table specified"));
+            };
             if let Some(decl) = l.strip_prefix(':') {
                 let w: Vec<&str> = decl.split_whitespace().collect();
                 let name = w.first().copied().unwrap_or("");
@@ -344,7 +383,12 @@ impl XtRuleset {
                     c.policy = Some(pol.to_string());
                     c.counters = ctr;
                 } else if t.chain(name).is_none() {
-                    t.chains.push(XtChain { name: name.into(), policy: None, counters: ctr, rules: vec![] });
+                    t.chains.push(XtChain {
+                        name: name.into(),
+                        policy: None,
+                        counters: ctr,
+                        rules: vec![],
+                    });
                 }
                 continue;
             }
@@ -364,7 +408,10 @@ impl XtRuleset {
             if words.len() < 2 || !(insert || words[0] == "-A" || words[0] == "--append") {
                 return Err(bad(&format!("iptables-restore: unexpected line `{l}'")));
             }
-            let pos_given = insert && words.get(2).is_some_and(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit()));
+            let pos_given = insert
+                && words
+                    .get(2)
+                    .is_some_and(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit()));
             let body = if pos_given { &words[3..] } else { &words[2..] };
             let mut spec = RuleSpec::parse(body).map_err(|e| bad(&e.message))?;
             let counters = ctr.or(spec.counters.take()).unwrap_or((0, 0));
@@ -373,7 +420,11 @@ impl XtRuleset {
                 .ok_or_else(|| bad(&format!("Chain '{}' does not exist", words[1])))?;
             let rule = XtRule { spec, counters };
             if insert {
-                let n: usize = if pos_given { words[2].parse().unwrap_or(usize::MAX) } else { 1 };
+                let n: usize = if pos_given {
+                    words[2].parse().unwrap_or(usize::MAX)
+                } else {
+                    1
+                };
                 if n == 0 || n > chain.rules.len() + 1 {
                     return Err(bad("iptables-restore: Index of insertion too big."));
                 }

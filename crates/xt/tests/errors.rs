@@ -35,7 +35,11 @@ fn every_error_path_has_iptables_text_and_code() {
             Ok(o) => bad.push(format!("iptables {c}: succeeded ({:?})", o.stdout)),
             Err(e) => {
                 if (e.code, e.stderr("iptables")) != (code, err.clone()) {
-                    bad.push(format!("iptables {c}:\n  ours:     {} {:?}\n  expected: {code} {err:?}", e.code, e.stderr("iptables")));
+                    bad.push(format!(
+                        "iptables {c}:\n  ours:     {} {:?}\n  expected: {code} {err:?}",
+                        e.code,
+                        e.stderr("iptables")
+                    ));
                 }
             }
         }
@@ -49,10 +53,18 @@ fn every_error_path_has_iptables_text_and_code() {
 #[test]
 fn long_log_prefix_is_cut_to_29_bytes_like_iptables_nft() {
     let mut rs = setup();
-    let inv = command::parse(&words("-A INPUT -j LOG --log-prefix 0123456789012345678901234567890123")).unwrap();
+    let inv = command::parse(&words(
+        "-A INPUT -j LOG --log-prefix 0123456789012345678901234567890123",
+    ))
+    .unwrap();
     command::run(&mut rs, &inv).unwrap();
-    let out = command::run(&mut rs, &command::parse(&words("-S INPUT")).unwrap()).unwrap().stdout;
-    assert!(out.ends_with("-A INPUT -j LOG --log-prefix 01234567890123456789012345678\n"), "{out}");
+    let out = command::run(&mut rs, &command::parse(&words("-S INPUT")).unwrap())
+        .unwrap()
+        .stdout;
+    assert!(
+        out.ends_with("-A INPUT -j LOG --log-prefix 01234567890123456789012345678\n"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -68,15 +80,103 @@ fn list_rules_past_the_end_prints_nothing() {
 fn word() -> impl Strategy<Value = String> {
     prop_oneof![
         prop::sample::select(vec![
-            "-A", "-I", "-D", "-R", "-C", "-L", "-S", "-F", "-Z", "-N", "-X", "-P", "-E", "-t", "-n", "-v", "-x", "-nvL",
-            "--line-numbers", "-w", "-p", "-s", "-d", "-i", "-o", "-j", "-g", "-m", "!", "-c", "--dport", "--sport",
-            "--dports", "--ctstate", "--state", "--to-destination", "--to-source", "--reject-with", "--log-prefix",
-            "--log-level", "--limit", "--tcp-flags", "--icmp-type", "--dst-type", "--comment", "--set-mark",
-            "tcp", "udp", "icmp", "all", "0", "1", "2", "99999", "-1", "INPUT", "FORWARD", "OUTPUT", "PREROUTING",
-            "POSTROUTING", "USR", "EMPTY", "NOPE", "nat", "filter", "mangle", "raw", "security", "nope", "ACCEPT",
-            "DROP", "RETURN", "REJECT", "LOG", "DNAT", "SNAT", "MASQUERADE", "MARK", "conntrack", "multiport",
-            "addrtype", "limit", "comment", "mark", "state", "tcp-reset", "NEW,ESTABLISHED", "SYN,ACK", "SYN",
-            "10.0.0.0/8", "1.2.3.4", "1.2.3.4/33", "1.2.3.4:80", "80:90", "5/sec", "eth0+", "",
+            "-A",
+            "-I",
+            "-D",
+            "-R",
+            "-C",
+            "-L",
+            "-S",
+            "-F",
+            "-Z",
+            "-N",
+            "-X",
+            "-P",
+            "-E",
+            "-t",
+            "-n",
+            "-v",
+            "-x",
+            "-nvL",
+            "--line-numbers",
+            "-w",
+            "-p",
+            "-s",
+            "-d",
+            "-i",
+            "-o",
+            "-j",
+            "-g",
+            "-m",
+            "!",
+            "-c",
+            "--dport",
+            "--sport",
+            "--dports",
+            "--ctstate",
+            "--state",
+            "--to-destination",
+            "--to-source",
+            "--reject-with",
+            "--log-prefix",
+            "--log-level",
+            "--limit",
+            "--tcp-flags",
+            "--icmp-type",
+            "--dst-type",
+            "--comment",
+            "--set-mark",
+            "tcp",
+            "udp",
+            "icmp",
+            "all",
+            "0",
+            "1",
+            "2",
+            "99999",
+            "-1",
+            "INPUT",
+            "FORWARD",
+            "OUTPUT",
+            "PREROUTING",
+            "POSTROUTING",
+            "USR",
+            "EMPTY",
+            "NOPE",
+            "nat",
+            "filter",
+            "mangle",
+            "raw",
+            "security",
+            "nope",
+            "ACCEPT",
+            "DROP",
+            "RETURN",
+            "REJECT",
+            "LOG",
+            "DNAT",
+            "SNAT",
+            "MASQUERADE",
+            "MARK",
+            "conntrack",
+            "multiport",
+            "addrtype",
+            "limit",
+            "comment",
+            "mark",
+            "state",
+            "tcp-reset",
+            "NEW,ESTABLISHED",
+            "SYN,ACK",
+            "SYN",
+            "10.0.0.0/8",
+            "1.2.3.4",
+            "1.2.3.4/33",
+            "1.2.3.4:80",
+            "80:90",
+            "5/sec",
+            "eth0+",
+            "",
         ])
         .prop_map(String::from),
         "[ -~]{0,12}",

@@ -41,7 +41,11 @@ fn real(lab: &Lab, args: &[&str]) -> (String, String, i32) {
     let mut cmd = vec!["conntrack"];
     cmd.extend_from_slice(args);
     let o = lab.exec("a", &cmd).expect("conntrack runs");
-    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned(), o.status.code().unwrap_or(-1))
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+        o.status.code().unwrap_or(-1),
+    )
 }
 
 fn nfwalk(dir: &std::path::Path, args: &[&str]) -> (String, String, i32) {
@@ -73,10 +77,29 @@ fn conntrack_filters_match_conntrack_tools() {
     lab.ns("a").unwrap();
     lab.addr("a", "lo", "127.0.0.2/8").ok();
     // A conntrack rule makes the namespace track connections.
-    lab.exec_ok("a", &["iptables", "-A", "INPUT", "-m", "conntrack", "--ctstate", "INVALID", "-j", "DROP"]).unwrap();
-    lab.exec_ok("a", &["iptables", "-A", "OUTPUT", "-d", "127.0.0.3", "-j", "DROP"]).unwrap();
+    lab.exec_ok(
+        "a",
+        &[
+            "iptables",
+            "-A",
+            "INPUT",
+            "-m",
+            "conntrack",
+            "--ctstate",
+            "INVALID",
+            "-j",
+            "DROP",
+        ],
+    )
+    .unwrap();
+    lab.exec_ok("a", &["iptables", "-A", "OUTPUT", "-d", "127.0.0.3", "-j", "DROP"])
+        .unwrap();
     let mut child = lab.spawn("a", &["python3", "-c", PY]).unwrap();
-    assert!(poll_until(Duration::from_secs(10), || child.stdout().contains("ready")), "python: {}", child.stderr());
+    assert!(
+        poll_until(Duration::from_secs(10), || child.stdout().contains("ready")),
+        "python: {}",
+        child.stderr()
+    );
     let (all, err, code) = real(&lab, &["-L"]);
     eprintln!("ALL:\n{all}ERR:{err}CODE:{code}");
     let dir = lab.work_dir().join("snap");
@@ -128,5 +151,9 @@ fn conntrack_filters_match_conntrack_tools() {
         }
     }
     child.kill();
-    assert!(bad.is_empty(), "nfwalk conntrack differs from conntrack-tools:\n{}", bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "nfwalk conntrack differs from conntrack-tools:\n{}",
+        bad.join("\n")
+    );
 }

@@ -85,7 +85,10 @@ const STEPS: &[(&str, bool)] = &[
     ("-D INPUT 3", false),
     ("-D INPUT 2", true),
     ("-t nat -N DNATS", true),
-    ("-t nat -A PREROUTING -p tcp --dport 8080 -j DNAT --to-destination 10.0.0.5:80", true),
+    (
+        "-t nat -A PREROUTING -p tcp --dport 8080 -j DNAT --to-destination 10.0.0.5:80",
+        true,
+    ),
     ("-t nat -I PREROUTING 1 -j DNATS", true),
     ("-t nat -X DNATS", false),
     ("-t nat -D PREROUTING 1", true),
@@ -131,13 +134,22 @@ fn edit_sequence_matches_iptables() {
         let step = format!("step {} `iptables {cmd}`", k + 1);
         // The sequence itself is checked: a step meant to fail must fail on the kernel.
         if (rc == 0) != *must_succeed {
-            bad.push(format!("{step}: the sequence expects {} but the kernel's exit code is {rc} ({rerr:?})", if *must_succeed { "success" } else { "failure" }));
+            bad.push(format!(
+                "{step}: the sequence expects {} but the kernel's exit code is {rc} ({rerr:?})",
+                if *must_succeed { "success" } else { "failure" }
+            ));
         }
         if (rc, &rout, &rerr) != (nc, &nout, &nerr) {
-            bad.push(format!("{step}:\n  real: {rc} {rerr:?} {rout:?}\n  ours: {nc} {nerr:?} {nout:?}"));
+            bad.push(format!(
+                "{step}:\n  real: {rc} {rerr:?} {rout:?}\n  ours: {nc} {nerr:?} {nout:?}"
+            ));
         }
         let table = if cmd.starts_with("-t nat") { "nat" } else { "filter" };
-        for listing in [&["-S"][..], &["-n", "-L", "--line-numbers"][..], &["-n", "-v", "-L"][..]] {
+        for listing in [
+            &["-S"][..],
+            &["-n", "-L", "--line-numbers"][..],
+            &["-n", "-v", "-L"][..],
+        ] {
             let mut la = vec!["-t", table];
             la.extend_from_slice(listing);
             let mut real_cmd = vec!["iptables"];
@@ -145,9 +157,14 @@ fn edit_sequence_matches_iptables() {
             let real = lab.exec("x", &real_cmd).unwrap();
             let real_out = String::from_utf8_lossy(&real.stdout).into_owned();
             let la: Vec<String> = la.iter().map(|s| s.to_string()).collect();
-            let ours = command::parse(&la).and_then(|inv| command::run(&mut rs.clone(), &inv)).map(|o| o.stdout);
+            let ours = command::parse(&la)
+                .and_then(|inv| command::run(&mut rs.clone(), &inv))
+                .map(|o| o.stdout);
             if ours.as_deref() != Ok(real_out.as_str()) {
-                bad.push(format!("{step}, then iptables {}:\n--- real\n{real_out}--- ours\n{ours:?}", la.join(" ")));
+                bad.push(format!(
+                    "{step}, then iptables {}:\n--- real\n{real_out}--- ours\n{ours:?}",
+                    la.join(" ")
+                ));
             }
         }
     }
@@ -170,15 +187,26 @@ fn error_table_matches_iptables() {
         lab.exec_ok("x", &cmd).unwrap();
     }
     let before = lab.exec("x", &["iptables-save"]).unwrap().stdout;
-    let strip = |b: &[u8]| String::from_utf8_lossy(b).lines().filter(|l| !l.starts_with('#')).collect::<Vec<_>>().join("\n");
+    let strip = |b: &[u8]| {
+        String::from_utf8_lossy(b)
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
     let mut bad = vec![];
     for (c, code, err) in errors_table::cases() {
         let mut cmd = vec!["iptables"];
         cmd.extend(c.split(' '));
         let real = lab.exec("x", &cmd).unwrap();
-        let (rc, rerr) = (real.status.code().unwrap_or(-1), String::from_utf8_lossy(&real.stderr).into_owned());
+        let (rc, rerr) = (
+            real.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&real.stderr).into_owned(),
+        );
         if (rc, &rerr) != (code, &err) {
-            bad.push(format!("iptables {c}:\n  real:     {rc} {rerr:?}\n  expected: {code} {err:?}"));
+            bad.push(format!(
+                "iptables {c}:\n  real:     {rc} {rerr:?}\n  expected: {code} {err:?}"
+            ));
         }
         let after = lab.exec("x", &["iptables-save"]).unwrap().stdout;
         if strip(&before) != strip(&after) {
@@ -186,7 +214,12 @@ fn error_table_matches_iptables() {
             lab.exec_stdin("x", &["iptables-restore"], &before).unwrap();
         }
     }
-    assert!(bad.is_empty(), "{} error texts differ from iptables:\n{}", bad.len(), bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "{} error texts differ from iptables:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
 }
 
 /// `-E` on a built-in chain: iptables-nft 1.8.9 renames the nf_tables base chain and exits 0,
@@ -205,14 +238,18 @@ fn rename_builtin_breaks_iptables_and_nfwalk_refuses() {
     assert_eq!(real.status.code(), Some(0), "iptables-nft renames a base chain");
     let listing = String::from_utf8_lossy(&lab.exec("x", &["iptables", "-S"]).unwrap().stdout).into_owned();
     assert!(
-        listing.starts_with("# Table `filter' contains incompatible base-chains, use 'nft' tool to list them.\n-P INPUT ACCEPT\n"),
+        listing.starts_with(
+            "# Table `filter' contains incompatible base-chains, use 'nft' tool to list them.\n-P INPUT ACCEPT\n"
+        ),
         "{listing}"
     );
     assert!(!listing.contains("-j DROP"), "{listing}");
     let mut rs = XtRuleset::from_save(text).unwrap();
     let before = rs.clone();
     let args: Vec<String> = ["-E", "INPUT", "FOO"].iter().map(|s| s.to_string()).collect();
-    let err = command::parse(&args).and_then(|inv| command::run(&mut rs, &inv)).unwrap_err();
+    let err = command::parse(&args)
+        .and_then(|inv| command::run(&mut rs, &inv))
+        .unwrap_err();
     assert_eq!(err.code, 1);
     assert!(err.message.contains("built-in chain INPUT"), "{}", err.message);
     assert_eq!(rs, before);

@@ -106,7 +106,13 @@ fn scenario_listings_match_iptables() {
             Err(e) => failures.push(format!("{}: {e}", f.display())),
         }
     }
-    assert!(failures.is_empty(), "{} of {} scenarios differ:\n{}", failures.len(), files.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} scenarios differ:\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n")
+    );
 }
 
 fn corpus_files() -> Vec<PathBuf> {
@@ -120,7 +126,9 @@ fn corpus_files() -> Vec<PathBuf> {
             if p.is_dir() {
                 stack.push(p);
             } else if let Ok(t) = std::fs::read_to_string(&p) {
-                let ipv4_save = t.lines().any(|l| matches!(l.trim(), "*filter" | "*nat" | "*mangle" | "*raw" | "*security"))
+                let ipv4_save = t
+                    .lines()
+                    .any(|l| matches!(l.trim(), "*filter" | "*nat" | "*mangle" | "*raw" | "*security"))
                     && t.lines().any(|l| l.trim() == "COMMIT")
                     && !t.contains("ip6tables");
                 if ipv4_save {
@@ -197,7 +205,12 @@ fn corpus_listings_match_iptables() {
     );
     let _ = std::fs::write(std::env::temp_dir().join("nfwalk-xt-corpus-report.txt"), &report);
     assert!(accepted > 0, "no corpus file was accepted by iptables-restore");
-    assert!(unexpected.is_empty(), "{} unexpected results:\n{}", unexpected.len(), unexpected.join("\n"));
+    assert!(
+        unexpected.is_empty(),
+        "{} unexpected results:\n{}",
+        unexpected.len(),
+        unexpected.join("\n")
+    );
 }
 
 /// Every form of the extensions nfwalk renders beyond the everyday ones (recent, owner,

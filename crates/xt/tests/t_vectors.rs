@@ -28,7 +28,9 @@ fn files() -> Vec<PathBuf> {
 fn canon(rule: &str) -> Result<String, String> {
     let words = nfwalk_parse::iptables::split_restore_words(rule).map_err(|e| e.1)?;
     let words: Vec<String> = words.into_iter().map(|w| w.text).collect();
-    RuleSpec::parse(&words).map(|r| r.save().trim_start().to_string()).map_err(|e| e.message)
+    RuleSpec::parse(&words)
+        .map(|r| r.save().trim_start().to_string())
+        .map_err(|e| e.message)
 }
 
 #[test]
@@ -45,7 +47,11 @@ fn t_vectors_round_trip() {
         .collect();
     for f in &files {
         let n = f.file_name().unwrap().to_string_lossy().to_string();
-        let ext = n.trim_start_matches("libxt_").trim_start_matches("libipt_").trim_end_matches(".t").to_string();
+        let ext = n
+            .trim_start_matches("libxt_")
+            .trim_start_matches("libipt_")
+            .trim_end_matches(".t")
+            .to_string();
         let modelled = ext == "standard" || match_known(&ext) || target_known(&ext);
         for line in std::fs::read_to_string(f).unwrap().lines() {
             if line.starts_with(':') || line.starts_with('*') || line.starts_with('#') || line.trim().is_empty() {
@@ -91,5 +97,10 @@ fn t_vectors_round_trip() {
     }
     eprintln!("t vectors: modelled OK {ok_m_pass}/{ok_m}, other OK {ok_o_pass}/{ok_o}; FAIL refused: modelled {fail_m_refused}/{fail_m}, other {fail_o_refused}/{fail_o}");
     assert!(ok_m > 0);
-    assert!(bad.is_empty(), "{} unexpected OK-vector results:\n{}", bad.len(), bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "{} unexpected OK-vector results:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
 }

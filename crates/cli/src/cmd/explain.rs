@@ -21,10 +21,20 @@ pub fn run(a: ExplainArgs) -> Result<i32> {
         (None, Some(l)) => Some(RuleSel::Line(l)),
         _ => None,
     };
-    anyhow::ensure!(expect.is_some() || rule.is_some(), "say what you expected: --expect accept|drop, or --rule 'TABLE CHAIN N' / --line N");
-    let req = Request { ingress, packet, expect, rule, before: Vec::new() };
+    anyhow::ensure!(
+        expect.is_some() || rule.is_some(),
+        "say what you expected: --expect accept|drop, or --rule 'TABLE CHAIN N' / --line N"
+    );
+    let req = Request {
+        ingress,
+        packet,
+        expect,
+        rule,
+        before: Vec::new(),
+    };
     if a.conn {
-        let c = nfwalk_analyze::explain_conn(&host, &req, crate::cmd::trace::close_of(a.close)).map_err(|e| anyhow!(e))?;
+        let c =
+            nfwalk_analyze::explain_conn(&host, &req, crate::cmd::trace::close_of(a.close)).map_err(|e| anyhow!(e))?;
         match a.format {
             Format::Text => print!("{}", nfwalk_analyze::render::conn_text(&c)),
             Format::Json | Format::Jsonl => println!("{}", serde_json::to_string_pretty(&c)?),

@@ -44,7 +44,10 @@ impl miette::Diagnostic for Report {
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         let span = self.span?;
-        Some(Box::new(std::iter::once(LabeledSpan::new_with_span(Some(format!("{}:{}:{}", self.f.file, self.f.line, self.f.col)), span))))
+        Some(Box::new(std::iter::once(LabeledSpan::new_with_span(
+            Some(format!("{}:{}:{}", self.f.file, self.f.line, self.f.col)),
+            span,
+        ))))
     }
 }
 
@@ -56,7 +59,11 @@ fn span(text: &str, f: &Finding) -> Option<SourceSpan> {
     for (i, l) in text.split_inclusive('\n').enumerate() {
         if i + 1 == f.line {
             let col: usize = l.chars().take(f.col.saturating_sub(1)).map(char::len_utf8).sum();
-            let len: usize = l[col.min(l.len())..].chars().take(f.len.max(1)).map(char::len_utf8).sum();
+            let len: usize = l[col.min(l.len())..]
+                .chars()
+                .take(f.len.max(1))
+                .map(char::len_utf8)
+                .sum();
             return Some((off + col, len).into());
         }
         off += l.len();
@@ -68,12 +75,21 @@ fn span(text: &str, f: &Finding) -> Option<SourceSpan> {
 pub fn run(a: LintArgs) -> Result<i32> {
     let host = input::load_host(&a.host)?;
     let (text, legacy_text) = match &a.host.snapshot {
-        Some(dir) => (std::fs::read_to_string(dir.join("iptables-save.txt")).ok(), std::fs::read_to_string(dir.join("iptables-legacy-save.txt")).ok()),
+        Some(dir) => (
+            std::fs::read_to_string(dir.join("iptables-save.txt")).ok(),
+            std::fs::read_to_string(dir.join("iptables-legacy-save.txt")).ok(),
+        ),
         None if a.host.host.is_none() => (Some(demo_host::SEED_RULES.to_string()), None),
         None => (None, None),
     };
-    let legacy = legacy_text.and_then(|t| nfwalk_parse::iptables::load("iptables-legacy-save.txt", &t).ok()).map(|l| l.ruleset);
-    let findings = lint(&LintInput { host: &host, text: text.as_deref(), legacy: legacy.as_ref() });
+    let legacy = legacy_text
+        .and_then(|t| nfwalk_parse::iptables::load("iptables-legacy-save.txt", &t).ok())
+        .map(|l| l.ruleset);
+    let findings = lint(&LintInput {
+        host: &host,
+        text: text.as_deref(),
+        legacy: legacy.as_ref(),
+    });
     match a.format {
         Format::Json | Format::Jsonl => println!("{}", serde_json::to_string_pretty(&findings)?),
         Format::Text => {
@@ -85,17 +101,33 @@ pub fn run(a: LintArgs) -> Result<i32> {
             let handler = GraphicalReportHandler::new_themed(theme).with_width(110);
             for f in &findings {
                 let src = text.clone().unwrap_or_default();
-                let r = Report { span: text.as_deref().and_then(|t| span(t, f)), src: NamedSource::new(f.file.clone(), src), f: f.clone() };
+                let r = Report {
+                    span: text.as_deref().and_then(|t| span(t, f)),
+                    src: NamedSource::new(f.file.clone(), src),
+                    f: f.clone(),
+                };
                 let mut out = String::new();
                 if handler.render_report(&mut out, &r).is_ok() {
                     println!("{out}");
                 } else {
-                    println!("{}:{}:{}: {}[{}]: {}", f.file, f.line, f.col, f.severity, f.code, f.message);
+                    println!(
+                        "{}:{}:{}: {}[{}]: {}",
+                        f.file, f.line, f.col, f.severity, f.code, f.message
+                    );
                 }
             }
             let n = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
-            println!("{} errors, {} warnings, {} notes", n(Severity::Error), n(Severity::Warning), n(Severity::Note));
+            println!(
+                "{} errors, {} warnings, {} notes",
+                n(Severity::Error),
+                n(Severity::Warning),
+                n(Severity::Note)
+            );
         }
     }
-    Ok(if findings.iter().any(|f| f.severity != Severity::Note) { 1 } else { 0 })
+    Ok(if findings.iter().any(|f| f.severity != Severity::Note) {
+        1
+    } else {
+        0
+    })
 }

@@ -2,10 +2,10 @@
 
 pub mod conntrack;
 pub mod demo;
+pub mod explain;
 pub mod iptables;
 pub mod iptables_restore;
 pub mod iptables_save;
-pub mod explain;
 pub mod lint;
 pub mod replay;
 pub mod snapshot;

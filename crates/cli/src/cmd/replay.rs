@@ -12,8 +12,8 @@ use crate::render::{self, text};
 pub fn load_frames(host: &nfwalk_model::Host, pcap: &std::path::Path, in_: Option<&str>) -> Result<Vec<Frame>> {
     let bytes = std::fs::read(pcap).with_context(|| format!("reading {}", pcap.display()))?;
     let names = |i: u32| host.iface_by_index(i).map(|x| x.name.clone());
-    let frames = nfwalk_parse::pcap::read_pcap(&bytes, &names, in_)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", pcap.display()))?;
+    let frames =
+        nfwalk_parse::pcap::read_pcap(&bytes, &names, in_).map_err(|e| anyhow::anyhow!("{}: {e}", pcap.display()))?;
     Ok(frames
         .into_iter()
         .map(|f| Frame {
@@ -43,7 +43,10 @@ pub fn run(a: ReplayArgs) -> Result<i32> {
                 println!("{}", render::jsonl(Some(*frame), trace));
             }
             (Replayed::Skipped { frame, iface, why }, Format::Text) => {
-                println!("━━━ frame {frame} ━━━\nskipped ({}): {why}", iface.clone().unwrap_or_default());
+                println!(
+                    "━━━ frame {frame} ━━━\nskipped ({}): {why}",
+                    iface.clone().unwrap_or_default()
+                );
             }
             (Replayed::Skipped { frame, iface, why }, _) => {
                 let rec = nfwalk_json::PacketRecord::skipped(*frame, iface.clone(), why.clone());

@@ -8,7 +8,7 @@
 //! codes); the first failing command stops everything and nothing is walked.
 
 use anyhow::{bail, Result};
-use nfwalk_model::{Host, Hook, TableName};
+use nfwalk_model::{Hook, Host, TableName};
 use nfwalk_walk::replay::{replay, Replayed};
 use nfwalk_walk::{Event, Fate, RuleResult, Trace, Walker};
 use nfwalk_xt::command::{self, Cmd};
@@ -82,7 +82,8 @@ pub fn shell_words(s: &str) -> Result<Vec<String>, String> {
 /// Quotes one word for a POSIX shell (only when needed).
 pub fn shell_quote(w: &str) -> String {
     let plain = !w.is_empty()
-        && w.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:,=+@%^!".contains(c));
+        && w.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:,=+@%^!".contains(c));
     if plain {
         w.to_string()
     } else {
@@ -136,13 +137,31 @@ pub struct Step {
 impl Step {
     /// Steps compare by what they are, not by position (an inserted rule shifts numbers).
     fn same(&self, o: &Step) -> bool {
-        self.hook == o.hook && self.table == o.table && self.chain == o.chain && self.text == o.text && self.verdict == o.verdict
+        self.hook == o.hook
+            && self.table == o.table
+            && self.chain == o.chain
+            && self.text == o.text
+            && self.verdict == o.verdict
     }
 
     fn show(&self) -> String {
         match self.index {
-            Some(n) => format!("{:<11} {}/{} rule {}: {} → {}", self.hook.to_string(), self.table, self.chain, n, self.text, self.verdict),
-            None => format!("{:<11} {}/{} {}", self.hook.to_string(), self.table, self.chain, self.text),
+            Some(n) => format!(
+                "{:<11} {}/{} rule {}: {} → {}",
+                self.hook.to_string(),
+                self.table,
+                self.chain,
+                n,
+                self.text,
+                self.verdict
+            ),
+            None => format!(
+                "{:<11} {}/{} {}",
+                self.hook.to_string(),
+                self.table,
+                self.chain,
+                self.text
+            ),
         }
     }
 }
@@ -152,7 +171,11 @@ pub fn steps(t: &Trace) -> Vec<Step> {
     let mut out = Vec::new();
     for e in &t.events {
         match e {
-            Event::Rule { hook, rule, result: RuleResult::Matched { verdict } } => out.push(Step {
+            Event::Rule {
+                hook,
+                rule,
+                result: RuleResult::Matched { verdict },
+            } => out.push(Step {
                 hook: *hook,
                 table: rule.table,
                 chain: rule.chain.to_string(),
@@ -160,7 +183,12 @@ pub fn steps(t: &Trace) -> Vec<Step> {
                 text: rule.text.to_string(),
                 verdict: verdict.clone(),
             }),
-            Event::Policy { hook, table, chain, verdict } => out.push(Step {
+            Event::Policy {
+                hook,
+                table,
+                chain,
+                verdict,
+            } => out.push(Step {
                 hook: *hook,
                 table: *table,
                 chain: chain.clone(),
@@ -181,7 +209,10 @@ pub fn fate_short(f: &Fate) -> String {
     match f {
         Fate::Dropped { by: Some(r), .. } => format!("{v} ({}/{} rule {})", r.table, r.chain, r.index),
         Fate::Dropped { by: None, reason } => format!("{v} ({reason})"),
-        Fate::Rejected { by, with } => format!("{v} (rejected with {with} by {}/{} rule {})", by.table, by.chain, by.index),
+        Fate::Rejected { by, with } => format!(
+            "{v} (rejected with {with} by {}/{} rule {})",
+            by.table, by.chain, by.index
+        ),
         other => format!("{v} ({})", other.describe()),
     }
 }
@@ -238,7 +269,11 @@ impl Pair {
             return s;
         }
         let (ov, nv) = (Self::verdict(&self.old), Self::verdict(&self.new));
-        let head = if ov == nv { format!("{ov} (same verdict, different path)") } else { format!("{ov} → {nv}") };
+        let head = if ov == nv {
+            format!("{ov} (same verdict, different path)")
+        } else {
+            format!("{ov} → {nv}")
+        };
         s.push_str(&format!("  {head}\n"));
         s.push_str(&format!("  before: {}\n", Self::fate(&self.old)));
         s.push_str(&format!("  after:  {}\n", Self::fate(&self.new)));
@@ -315,7 +350,10 @@ fn apply(text: &str, cmds: &[Vec<String>]) -> Result<std::result::Result<String,
                 return Ok(Err(e.code));
             }
         };
-        if matches!(inv.cmd, Cmd::List(_) | Cmd::ListRule(..) | Cmd::ListRules(..) | Cmd::Check(..)) {
+        if matches!(
+            inv.cmd,
+            Cmd::List(_) | Cmd::ListRule(..) | Cmd::ListRules(..) | Cmd::Check(..)
+        ) {
             bail!("command {}: `iptables {shown}` does not change the ruleset; whatif takes -A -I -D -R -N -E -X -F -Z -P", k + 1);
         }
         if let Err(e) = command::run(&mut rs, &inv) {
@@ -339,9 +377,12 @@ pub fn run(a: WhatifArgs) -> Result<i32> {
     };
     let mut new_host: Host = old_host.clone();
     new_host.ruleset = if new_text.trim().is_empty() {
-        nfwalk_parse::iptables::load("whatif", "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n")
-            .map_err(|e| anyhow::anyhow!("{e}"))?
-            .ruleset
+        nfwalk_parse::iptables::load(
+            "whatif",
+            "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n",
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .ruleset
     } else {
         nfwalk_parse::iptables::load("iptables-save.txt after the commands", &new_text)
             .map_err(|e| anyhow::anyhow!("the edited ruleset does not load in the walker: {e}"))?
@@ -350,11 +391,19 @@ pub fn run(a: WhatifArgs) -> Result<i32> {
 
     let pairs = walk_both(&a, &old_host, &new_host)?;
     if a.format != Format::Text {
-        println!("{}", serde_json::to_string_pretty(&json_report(&old_host.name, &cmds, &pairs, a.all))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json_report(&old_host.name, &cmds, &pairs, a.all))?
+        );
         return Ok(0);
     }
 
-    println!("whatif: {} command{} applied to a copy of the ruleset of {}", cmds.len(), if cmds.len() == 1 { "" } else { "s" }, old_host.name);
+    println!(
+        "whatif: {} command{} applied to a copy of the ruleset of {}",
+        cmds.len(),
+        if cmds.len() == 1 { "" } else { "s" },
+        old_host.name
+    );
     println!();
     let mut shown = 0;
     for p in &pairs {
@@ -377,17 +426,28 @@ pub fn run(a: WhatifArgs) -> Result<i32> {
             None => kinds.push((k, 1)),
         }
     }
-    let kinds = kinds.iter().map(|(k, c)| format!("{c} {k}")).collect::<Vec<_>>().join(", ");
+    let kinds = kinds
+        .iter()
+        .map(|(k, c)| format!("{c} {k}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     println!(
         "summary: {n} packet{} walked: {fate} change fate{}, {path} change path only, {} unchanged",
         if n == 1 { "" } else { "s" },
-        if kinds.is_empty() { String::new() } else { format!(" ({kinds})") },
+        if kinds.is_empty() {
+            String::new()
+        } else {
+            format!(" ({kinds})")
+        },
         n - fate - path
     );
     println!();
     println!("To apply on the real host:");
     for c in &cmds {
-        println!("  iptables {}", c.iter().map(|w| shell_quote(w)).collect::<Vec<_>>().join(" "));
+        println!(
+            "  iptables {}",
+            c.iter().map(|w| shell_quote(w)).collect::<Vec<_>>().join(" ")
+        );
     }
     Ok(0)
 }
@@ -477,7 +537,12 @@ fn walk_both(a: &WhatifArgs, old_host: &Host, new_host: &Host) -> Result<Vec<Pai
         for (o, n) in ro.into_iter().zip(rn) {
             if let (Replayed::Walked { frame, trace: to }, Replayed::Walked { trace: tn, .. }) = (o, n) {
                 let (old, new) = (Some(*to), Some(*tn));
-                out.push(Pair { label: format!("frame {frame}"), summary: summary_of(&old, &new), old, new });
+                out.push(Pair {
+                    label: format!("frame {frame}"),
+                    summary: summary_of(&old, &new),
+                    old,
+                    new,
+                });
             }
         }
         return Ok(out);
@@ -489,7 +554,10 @@ fn walk_both(a: &WhatifArgs, old_host: &Host, new_host: &Host) -> Result<Vec<Pai
     let mut wo = Walker::new(old_host);
     let mut wn = Walker::new(new_host);
     if a.conn {
-        anyhow::ensure!(pkt.proto == nfwalk_model::Proto::TCP, "--conn walks a TCP connection: use -p tcp");
+        anyhow::ensure!(
+            pkt.proto == nfwalk_model::Proto::TCP,
+            "--conn walks a TCP connection: use -p tcp"
+        );
         let to = crate::cmd::trace::conversation_with(old_host, &mut wo, ingress.clone(), pkt.clone(), Close::Fin);
         let tn = crate::cmd::trace::conversation_with(new_host, &mut wn, ingress, pkt, Close::Fin);
         let mut out = Vec::new();
@@ -502,13 +570,23 @@ fn walk_both(a: &WhatifArgs, old_host: &Host, new_host: &Host) -> Result<Vec<Pai
             }
             let label = o.as_ref().or(n.as_ref()).map(|(l, _)| l.clone()).unwrap_or_default();
             let (old, new) = (o.map(|x| x.1), n.map(|x| x.1));
-            out.push(Pair { label, summary: summary_of(&old, &new), old, new });
+            out.push(Pair {
+                label,
+                summary: summary_of(&old, &new),
+                old,
+                new,
+            });
         }
         return Ok(out);
     }
     let old = Some(wo.walk(ingress.clone(), pkt.clone()));
     let new = Some(wn.walk(ingress, pkt));
-    Ok(vec![Pair { label: "packet".into(), summary: summary_of(&old, &new), old, new }])
+    Ok(vec![Pair {
+        label: "packet".into(),
+        summary: summary_of(&old, &new),
+        old,
+        new,
+    }])
 }
 
 #[cfg(test)]
@@ -517,7 +595,10 @@ mod tests {
 
     #[test]
     fn shell_words_split_like_a_shell() {
-        assert_eq!(shell_words(r#"-A X -m comment --comment "a b" -j 'DROP'"#).unwrap(), ["-A", "X", "-m", "comment", "--comment", "a b", "-j", "DROP"]);
+        assert_eq!(
+            shell_words(r#"-A X -m comment --comment "a b" -j 'DROP'"#).unwrap(),
+            ["-A", "X", "-m", "comment", "--comment", "a b", "-j", "DROP"]
+        );
         assert_eq!(shell_words(r"a\ b  c").unwrap(), ["a b", "c"]);
         assert!(shell_words("'open").is_err());
         assert!(shell_words("\"open").is_err());
@@ -526,9 +607,15 @@ mod tests {
 
     #[test]
     fn commands_split_at_lone_semicolons() {
-        let rest: Vec<String> = ["iptables", "-N", "X", ";", "-A", "X", "-j", "DROP", ";"].iter().map(|s| s.to_string()).collect();
+        let rest: Vec<String> = ["iptables", "-N", "X", ";", "-A", "X", "-j", "DROP", ";"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let c = collect_commands(&["-t nat -F".into()], &rest).unwrap();
-        assert_eq!(c, vec![vec!["-t", "nat", "-F"], vec!["-N", "X"], vec!["-A", "X", "-j", "DROP"]]);
+        assert_eq!(
+            c,
+            vec![vec!["-t", "nat", "-F"], vec!["-N", "X"], vec!["-A", "X", "-j", "DROP"]]
+        );
         assert!(collect_commands(&[], &[]).is_err());
     }
 

@@ -67,13 +67,26 @@ pub fn render(t: &Trace, st: Style) -> String {
     let mut chain_shown: Option<(String, String)> = None;
     for e in &t.events {
         match e {
-            Event::Hook { hook, in_, out, physin, physout, packet } => {
+            Event::Hook {
+                hook,
+                in_,
+                out,
+                physin,
+                physout,
+                packet,
+            } => {
                 chain_shown = None;
                 let mut ifs = format!("in={} out={}", opt(in_), opt(out));
                 if physin.is_some() || physout.is_some() {
                     let _ = write!(ifs, " physin={} physout={}", opt(physin), opt(physout));
                 }
-                let _ = writeln!(o, "\n{}  {}  {}", st.bold(&st.cyan(hook.chain_name())), ifs, st.dim(&packet.summary()));
+                let _ = writeln!(
+                    o,
+                    "\n{}  {}  {}",
+                    st.bold(&st.cyan(hook.chain_name())),
+                    ifs,
+                    st.dim(&packet.summary())
+                );
             }
             Event::Table { .. } => {}
             Event::TableSkipped { table, reason, .. } => {
@@ -97,23 +110,45 @@ pub fn render(t: &Trace, st: Style) -> String {
                         let _ = writeln!(o, "{head}\n         {} {}", st.green("matched →"), st.green(verdict));
                     }
                     RuleResult::Failed { condition, seen } => {
-                        let _ = writeln!(o, "{}\n         {}", st.dim(&head), st.dim(&format!("no: {condition} (packet has {seen})")));
+                        let _ = writeln!(
+                            o,
+                            "{}\n         {}",
+                            st.dim(&head),
+                            st.dim(&format!("no: {condition} (packet has {seen})"))
+                        );
                     }
                     RuleResult::Unknown { reason } => {
-                        let _ = writeln!(o, "{head}\n         {}", st.yellow(&format!("cannot decide here: {reason}")));
+                        let _ = writeln!(
+                            o,
+                            "{head}\n         {}",
+                            st.yellow(&format!("cannot decide here: {reason}"))
+                        );
                     }
                 }
             }
-            Event::Policy { table, chain, verdict, .. } => {
+            Event::Policy {
+                table, chain, verdict, ..
+            } => {
                 let key = (table.to_string(), chain.clone());
                 if chain_shown.as_ref() != Some(&key) {
                     let _ = writeln!(o, "  {}", st.bold(&format!("{table}/{chain}")));
                     chain_shown = Some(key);
                 }
-                let v = if verdict == "DROP" { st.red(verdict) } else { st.green(verdict) };
+                let v = if verdict == "DROP" {
+                    st.red(verdict)
+                } else {
+                    st.green(verdict)
+                };
                 let _ = writeln!(o, "    end of chain: policy {v}");
             }
-            Event::Rewrite { field, from, to, by, note, .. } => {
+            Event::Rewrite {
+                field,
+                from,
+                to,
+                by,
+                note,
+                ..
+            } => {
                 let who = match by {
                     Some(r) => format!("by {}/{} line {}", r.table, r.chain, r.line),
                     None => "by conntrack".into(),
@@ -124,7 +159,15 @@ pub fn render(t: &Trace, st: Style) -> String {
                     ("src", _) => "src".to_string(),
                     (f, _) => f.to_string(),
                 };
-                let _ = writeln!(o, "  {} {} → {} {}  {}", st.yellow(&format!("{kind}")), from, to, who, st.dim(&format!("({note})")));
+                let _ = writeln!(
+                    o,
+                    "  {} {} → {} {}  {}",
+                    st.yellow(&format!("{kind}")),
+                    from,
+                    to,
+                    who,
+                    st.dim(&format!("({note})"))
+                );
             }
             Event::Route { decision } => {
                 let _ = writeln!(o, "\n{} {}", st.bold("routing:"), decision);

@@ -46,13 +46,7 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// A new error.
-    pub fn error(
-        file: &str,
-        line: usize,
-        col: usize,
-        token: &str,
-        message: impl Into<String>,
-    ) -> Self {
+    pub fn error(file: &str, line: usize, col: usize, token: &str, message: impl Into<String>) -> Self {
         Diagnostic {
             severity: Severity::Error,
             file: file.to_string(),
@@ -65,13 +59,7 @@ impl Diagnostic {
     }
 
     /// A new warning.
-    pub fn warning(
-        file: &str,
-        line: usize,
-        col: usize,
-        token: &str,
-        message: impl Into<String>,
-    ) -> Self {
+    pub fn warning(file: &str, line: usize, col: usize, token: &str, message: impl Into<String>) -> Self {
         Diagnostic {
             severity: Severity::Warning,
             ..Diagnostic::error(file, line, col, token, message)
@@ -79,13 +67,7 @@ impl Diagnostic {
     }
 
     /// A new note.
-    pub fn note(
-        file: &str,
-        line: usize,
-        col: usize,
-        token: &str,
-        message: impl Into<String>,
-    ) -> Self {
+    pub fn note(file: &str, line: usize, col: usize, token: &str, message: impl Into<String>) -> Self {
         Diagnostic {
             severity: Severity::Note,
             ..Diagnostic::error(file, line, col, token, message)

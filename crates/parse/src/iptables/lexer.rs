@@ -12,10 +12,7 @@ pub struct Word {
 impl Word {
     /// A word (handy in tests and for callers that build words themselves).
     pub fn new(text: impl Into<String>, col: usize) -> Word {
-        Word {
-            text: text.into(),
-            col,
-        }
+        Word { text: text.into(), col }
     }
 }
 
@@ -117,7 +114,10 @@ pub fn split_restore_words(line: &str) -> Result<Vec<Word>, (usize, String)> {
                 escaped = true;
             } else if c == '"' {
                 quoted = false;
-                words.push(Word { text: std::mem::take(&mut cur), col: start.take().unwrap_or(col) });
+                words.push(Word {
+                    text: std::mem::take(&mut cur),
+                    col: start.take().unwrap_or(col),
+                });
             } else {
                 cur.push(c);
             }
@@ -131,7 +131,10 @@ pub fn split_restore_words(line: &str) -> Result<Vec<Word>, (usize, String)> {
             }
             ' ' | '\t' | '\n' | '\r' => {
                 if let Some(s) = start.take() {
-                    words.push(Word { text: std::mem::take(&mut cur), col: s });
+                    words.push(Word {
+                        text: std::mem::take(&mut cur),
+                        col: s,
+                    });
                 }
             }
             _ => {
@@ -188,7 +191,10 @@ mod tests {
     fn restore_words_follow_iptables_restore() {
         let t = |l: &str| -> Vec<String> { split_restore_words(l).unwrap().into_iter().map(|w| w.text).collect() };
         // Checked with iptables-restore 1.8.9: `"\'[INPUT]\'"` is the prefix `'[INPUT]'`.
-        assert_eq!(t(r#"-j LOG --log-prefix "\'[INPUT]\'""#), ["-j", "LOG", "--log-prefix", "'[INPUT]'"]);
+        assert_eq!(
+            t(r#"-j LOG --log-prefix "\'[INPUT]\'""#),
+            ["-j", "LOG", "--log-prefix", "'[INPUT]'"]
+        );
         assert_eq!(t(r#"--comment "a\"b\\c\x""#), ["--comment", "a\"b\\cx"]);
         // Single quotes are ordinary characters: `'x y'` is two words.
         assert_eq!(t("--comment 'x y'"), ["--comment", "'x", "y'"]);

@@ -14,9 +14,7 @@ mod values;
 pub use diag::{Diagnostic, LoadError, Severity};
 pub use lexer::{split_restore_words, split_words, Word};
 
-use nfwalk_model::ruleset::{
-    Chain, Counters, Match, Rule, Ruleset, Table, TableName, Target, Verdict,
-};
+use nfwalk_model::ruleset::{Chain, Counters, Match, Rule, Ruleset, Table, TableName, Target, Verdict};
 use std::collections::HashSet;
 
 /// Errors after which loading stops collecting more.
@@ -56,11 +54,7 @@ pub fn load(file: &str, text: &str) -> Result<Loaded, LoadError> {
     }
     let is_table_header = |l: &str| {
         let t = l.trim();
-        t.len() > 1
-            && t.starts_with('*')
-            && t[1..]
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        t.len() > 1 && t.starts_with('*') && t[1..].chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
     };
     let mut notes = Vec::new();
     let prose = |l: &str| {
@@ -72,17 +66,10 @@ pub fn load(file: &str, text: &str) -> Result<Loaded, LoadError> {
         // and anything that looks like restore input (so that misplaced rules still error).
         let mut keep = vec![false; lines.len()];
         let mut in_block = false;
-        let last_commit = lines
-            .iter()
-            .rposition(|l| l.trim() == "COMMIT")
-            .unwrap_or(lines.len());
+        let last_commit = lines.iter().rposition(|l| l.trim() == "COMMIT").unwrap_or(lines.len());
         let looks_restore = |t: &str| {
             let w: Vec<&str> = t.split_whitespace().collect();
-            let word_ok = |x: &str| {
-                !x.is_empty()
-                    && x.chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "_-.~".contains(c))
-            };
+            let word_ok = |x: &str| !x.is_empty() && x.chars().all(|c| c.is_ascii_alphanumeric() || "_-.~".contains(c));
             match w.first() {
                 Some(f) if f.starts_with(':') => word_ok(&f[1..]) && w.len() >= 2,
                 Some(f) if f.starts_with('[') => parse_counters(f).is_some(),
@@ -123,10 +110,13 @@ pub fn load(file: &str, text: &str) -> Result<Loaded, LoadError> {
             }
             let b = i; // exclusive
             let msg = if a < start {
-                let first = (b..lines.len())
-                    .find(|i| !lines[*i].trim().is_empty())
-                    .unwrap_or(start);
-                format!("the iptables-save dump starts at line {}; lines {}-{} before it are not part of the ruleset", first + 1, a + 1, b)
+                let first = (b..lines.len()).find(|i| !lines[*i].trim().is_empty()).unwrap_or(start);
+                format!(
+                    "the iptables-save dump starts at line {}; lines {}-{} before it are not part of the ruleset",
+                    first + 1,
+                    a + 1,
+                    b
+                )
             } else if a > last_dump {
                 format!(
                     "the iptables-save dump ends at line {}; lines {}-{} after it are ignored",
@@ -148,12 +138,7 @@ pub fn load(file: &str, text: &str) -> Result<Loaded, LoadError> {
             .enumerate()
             .map(|(i, l)| if keep[i] { *l } else { "" })
             .collect();
-        return finish(
-            file,
-            text,
-            parse_save_lines(file, &kept, 0, kept.len(), None),
-            notes,
-        );
+        return finish(file, text, parse_save_lines(file, &kept, 0, kept.len(), None), notes);
     }
     let is_cmd = |l: &str| {
         let t = l.trim_start();
@@ -162,12 +147,18 @@ pub fn load(file: &str, text: &str) -> Result<Loaded, LoadError> {
     if let Some(start) = lines.iter().position(|l| is_cmd(l)) {
         let end = lines.iter().rposition(|l| is_cmd(l)).unwrap_or(start);
         if lines[..start].iter().any(|l| prose(l)) {
-            notes.push(Diagnostic::note(file, start + 1, 1, "", format!("the `iptables -S` listing starts at line {}; the text before it is not part of the ruleset", start + 1)));
+            notes.push(Diagnostic::note(
+                file,
+                start + 1,
+                1,
+                "",
+                format!(
+                    "the `iptables -S` listing starts at line {}; the text before it is not part of the ruleset",
+                    start + 1
+                ),
+            ));
         }
-        if lines
-            .get(end + 1..)
-            .is_some_and(|rest| rest.iter().any(|l| prose(l)))
-        {
+        if lines.get(end + 1..).is_some_and(|rest| rest.iter().any(|l| prose(l))) {
             notes.push(Diagnostic::note(
                 file,
                 end + 1,
@@ -230,8 +221,7 @@ pub fn parse_save(file: &str, text: &str) -> Result<Loaded, LoadError> {
 /// Parses `iptables -S` output of one table (`-P`, `-N` and `-A` lines, no `*table` header).
 pub fn parse_dash_s(file: &str, text: &str, table: TableName) -> Result<Loaded, LoadError> {
     let lines: Vec<&str> = text.lines().collect();
-    parse_dash_s_lines(file, &lines, 0, lines.len(), table)
-        .map_err(|d| LoadError::new(file, text, d))
+    parse_dash_s_lines(file, &lines, 0, lines.len(), table).map_err(|d| LoadError::new(file, text, d))
 }
 
 /// Guesses the table of an `iptables -S` listing from its built-in chains and targets.
@@ -240,10 +230,7 @@ fn guess_table(lines: &[&str]) -> (TableName, String) {
     let mut targets = HashSet::new();
     for l in lines {
         let w: Vec<&str> = l.split_whitespace().collect();
-        if w.len() >= 2
-            && (w[0] == "-P" || w[0] == "-A")
-            && nfwalk_model::Hook::from_chain_name(w[1]).is_some()
-        {
+        if w.len() >= 2 && (w[0] == "-P" || w[0] == "-A") && nfwalk_model::Hook::from_chain_name(w[1]).is_some() {
             builtins.insert(w[1].to_string());
         }
         if let Some(i) = w.iter().position(|x| *x == "-j") {
@@ -267,24 +254,15 @@ fn guess_table(lines: &[&str]) -> (TableName, String) {
         if has("FORWARD") {
             return (TableName::Mangle, "it has all five built-in chains".into());
         }
-        return (
-            TableName::Nat,
-            "its built-in chains are those of nat".into(),
-        );
+        return (TableName::Nat, "its built-in chains are those of nat".into());
     }
     if has("PREROUTING") && has("POSTROUTING") {
         return (TableName::Nat, "it has PREROUTING and POSTROUTING".into());
     }
     if has("PREROUTING") && !has("INPUT") && !has("FORWARD") {
-        return (
-            TableName::Raw,
-            "its built-in chains are PREROUTING and OUTPUT".into(),
-        );
+        return (TableName::Raw, "its built-in chains are PREROUTING and OUTPUT".into());
     }
-    (
-        TableName::Filter,
-        "its built-in chains are those of filter".into(),
-    )
+    (TableName::Filter, "its built-in chains are those of filter".into())
 }
 
 /// Whether the text looks like an IPv6 ruleset.
@@ -362,8 +340,16 @@ impl<'a> Builder<'a> {
     fn open_table(&mut self, name: TableName, line: usize, col: usize, tok: &str) -> usize {
         if let Some(i) = self.rs.tables.iter().position(|t| t.name == name) {
             self.warnings.push(
-                Diagnostic::warning(self.file, line, col, tok, format!("table {name} appears again; iptables-restore flushes it, so the earlier block is discarded"))
-                    .with_hint("use iptables-restore --noflush semantics by merging the blocks into one"),
+                Diagnostic::warning(
+                    self.file,
+                    line,
+                    col,
+                    tok,
+                    format!(
+                        "table {name} appears again; iptables-restore flushes it, so the earlier block is discarded"
+                    ),
+                )
+                .with_hint("use iptables-restore --noflush semantics by merging the blocks into one"),
             );
             self.rs.tables.remove(i);
             self.jumps.retain(|j| j.0 != i);
@@ -435,12 +421,7 @@ impl<'a> Builder<'a> {
             let names: Vec<String> = t.chains.iter().map(|c| c.name.clone()).collect();
             let tname = t.name;
             let hint = values::did_you_mean(&word.text, names.iter().map(|s| s.as_str()))
-                .unwrap_or_else(|| {
-                    format!(
-                        "declare it with `:{} - [0:0]` after the *{} header",
-                        word.text, tname
-                    )
-                });
+                .unwrap_or_else(|| format!("declare it with `:{} - [0:0]` after the *{} header", word.text, tname));
             self.err(
                 Diagnostic::error(
                     self.file,
@@ -488,8 +469,7 @@ impl<'a> Builder<'a> {
             if self.dash_s {
                 self.rs.tables[ti].chains.push(Chain {
                     name: chain.text.clone(),
-                    policy: nfwalk_model::Hook::from_chain_name(&chain.text)
-                        .map(|_| Verdict::Accept),
+                    policy: nfwalk_model::Hook::from_chain_name(&chain.text).map(|_| Verdict::Accept),
                     counters: None,
                     line: 0,
                     rules: Vec::new(),
@@ -499,22 +479,14 @@ impl<'a> Builder<'a> {
                     line,
                     chain.col,
                     &chain.text,
-                    format!(
-                        "chain {} has no -N/-P line in this listing; created",
-                        chain.text
-                    ),
+                    format!("chain {} has no -N/-P line in this listing; created", chain.text),
                 ));
                 return self.add_rule(ti, chain, pos, words, line, text, counters);
             }
             let t = &self.rs.tables[ti];
             let names: Vec<&str> = t.chains.iter().map(|c| c.name.as_str()).collect();
-            let hint =
-                values::did_you_mean(&chain.text, names.iter().copied()).unwrap_or_else(|| {
-                    format!(
-                        "declare it with `:{} - [0:0]` after the *{} header",
-                        chain.text, t.name
-                    )
-                });
+            let hint = values::did_you_mean(&chain.text, names.iter().copied())
+                .unwrap_or_else(|| format!("declare it with `:{} - [0:0]` after the *{} header", chain.text, t.name));
             self.err(
                 Diagnostic::error(
                     self.file,
@@ -539,7 +511,11 @@ impl<'a> Builder<'a> {
         // `-j NAME` where NAME is a user chain of this table is a jump, even when NAME is also
         // a target nfwalk does not model (iptables checks for a chain first).
         if let Target::Unknown { name, .. } = parsed.target.clone() {
-            if self.rs.tables[ti].chains.iter().any(|c| c.name == name && c.policy.is_none()) {
+            if self.rs.tables[ti]
+                .chains
+                .iter()
+                .any(|c| c.name == name && c.policy.is_none())
+            {
                 if let Some(w) = words.iter().find(|w| w.text == name) {
                     parsed.target_word = Some(w.clone());
                 }
@@ -557,14 +533,12 @@ impl<'a> Builder<'a> {
         }
         if let Some(w) = &parsed.target_word {
             if !parsed.target_had_opts {
-                self.jumps
-                    .push((ti, chain.text.clone(), line, w.clone(), false));
+                self.jumps.push((ti, chain.text.clone(), line, w.clone(), false));
             }
         }
         if let Target::Goto { chain: c } = &parsed.target {
             if let Some(w) = words.iter().find(|w| &w.text == c) {
-                self.jumps
-                    .push((ti, chain.text.clone(), line, w.clone(), true));
+                self.jumps.push((ti, chain.text.clone(), line, w.clone(), true));
             }
         }
         let rule = Rule {
@@ -665,10 +639,7 @@ fn parse_save_lines(
                         line,
                         col0,
                         t,
-                        format!(
-                            "table {} (line {}) is not closed by COMMIT",
-                            cur_header.1, cur_header.0
-                        ),
+                        format!("table {} (line {}) is not closed by COMMIT", cur_header.1, cur_header.0),
                     )
                     .with_hint(format!("add a line COMMIT before line {line}")),
                 );
@@ -682,16 +653,10 @@ fn parse_save_lines(
                 }
                 None => {
                     b.err(
-                        Diagnostic::error(file, line, col0 + 1, name, "unknown table")
-                            .with_opt_hint(
-                                values::did_you_mean(
-                                    name,
-                                    TableName::ALL.iter().map(|t| t.as_str()),
-                                )
-                                .or_else(|| {
-                                    Some("tables are filter, nat, mangle, raw, security".into())
-                                }),
-                            ),
+                        Diagnostic::error(file, line, col0 + 1, name, "unknown table").with_opt_hint(
+                            values::did_you_mean(name, TableName::ALL.iter().map(|t| t.as_str()))
+                                .or_else(|| Some("tables are filter, nat, mangle, raw, security".into())),
+                        ),
                     );
                     cur = Some(Err(()));
                 }
@@ -726,9 +691,7 @@ fn parse_save_lines(
                         t.split_whitespace().next().unwrap_or(t),
                         format!("{what} before any *table header"),
                     )
-                    .with_hint(
-                        "iptables-restore input starts each table with a line like `*filter`",
-                    ),
+                    .with_hint("iptables-restore input starts each table with a line like `*filter`"),
                 );
                 continue;
             }
@@ -783,13 +746,28 @@ fn parse_save_lines(
                 Some("-") | None => None,
                 Some(_) => {
                     let p = pol.cloned().unwrap_or_else(|| first.clone());
-                    b.err(Diagnostic::error(file, line, p.col, &p.text, "bad chain policy").with_opt_hint(values::did_you_mean(&p.text, ["ACCEPT", "DROP", "-"]).or(Some("the policy is ACCEPT or DROP for built-in chains, `-` for user chains".into()))));
+                    b.err(
+                        Diagnostic::error(file, line, p.col, &p.text, "bad chain policy").with_opt_hint(
+                            values::did_you_mean(&p.text, ["ACCEPT", "DROP", "-"]).or(Some(
+                                "the policy is ACCEPT or DROP for built-in chains, `-` for user chains".into(),
+                            )),
+                        ),
+                    );
                     continue;
                 }
             };
             if policy.is_some() && !builtin {
                 let p = pol.cloned().unwrap_or_else(|| first.clone());
-                b.err(Diagnostic::error(file, line, p.col, &p.text, format!("{chain} is not a built-in chain of table {table}, so it cannot have a policy")).with_hint(format!("write `:{chain} - [0:0]` for a user chain")));
+                b.err(
+                    Diagnostic::error(
+                        file,
+                        line,
+                        p.col,
+                        &p.text,
+                        format!("{chain} is not a built-in chain of table {table}, so it cannot have a policy"),
+                    )
+                    .with_hint(format!("write `:{chain} - [0:0]` for a user chain")),
+                );
                 continue;
             }
             let chains = &mut b.rs.tables[ti].chains;
@@ -871,9 +849,10 @@ fn parse_save_lines(
                 let mut rw = &rest[1..];
                 let mut pos = None;
                 if cmd.text.starts_with("-I") || cmd.text == "--insert" {
-                    match rw.first().filter(|w| {
-                        w.text.bytes().all(|c| c.is_ascii_digit()) && !w.text.is_empty()
-                    }) {
+                    match rw
+                        .first()
+                        .filter(|w| w.text.bytes().all(|c| c.is_ascii_digit()) && !w.text.is_empty())
+                    {
                         Some(w) => {
                             pos = Some((w.text.parse::<usize>().unwrap_or(usize::MAX), w));
                             rw = &rw[1..];
@@ -893,13 +872,7 @@ fn parse_save_lines(
                         rules: Vec::new(),
                     });
                 }
-                Some(c) => b.err(Diagnostic::error(
-                    file,
-                    line,
-                    c.col,
-                    &c.text,
-                    "chain already exists",
-                )),
+                Some(c) => b.err(Diagnostic::error(file, line, c.col, &c.text, "chain already exists")),
                 None => b.err(Diagnostic::error(
                     file,
                     line,
@@ -923,10 +896,7 @@ fn parse_save_lines(
                     "ACCEPT" => Verdict::Accept,
                     "DROP" => Verdict::Drop,
                     _ => {
-                        b.err(
-                            Diagnostic::error(file, line, p.col, &p.text, "bad policy")
-                                .with_hint("ACCEPT or DROP"),
-                        );
+                        b.err(Diagnostic::error(file, line, p.col, &p.text, "bad policy").with_hint("ACCEPT or DROP"));
                         continue;
                     }
                 };
@@ -1009,10 +979,7 @@ fn parse_save_lines(
                 last,
                 1,
                 "",
-                format!(
-                    "table {} (line {}) is not closed by COMMIT",
-                    cur_header.1, cur_header.0
-                ),
+                format!("table {} (line {}) is not closed by COMMIT", cur_header.1, cur_header.0),
             )
             .with_hint("add a line COMMIT at the end of the table"),
         );
@@ -1067,10 +1034,7 @@ fn parse_dash_s_lines(
                     "ACCEPT" => Verdict::Accept,
                     "DROP" => Verdict::Drop,
                     _ => {
-                        b.err(
-                            Diagnostic::error(file, line, p.col, &p.text, "bad policy")
-                                .with_hint("ACCEPT or DROP"),
-                        );
+                        b.err(Diagnostic::error(file, line, p.col, &p.text, "bad policy").with_hint("ACCEPT or DROP"));
                         continue;
                     }
                 };
@@ -1105,13 +1069,7 @@ fn parse_dash_s_lines(
                         rules: Vec::new(),
                     });
                 }
-                Some(c) => b.err(Diagnostic::error(
-                    file,
-                    line,
-                    c.col,
-                    &c.text,
-                    "chain already exists",
-                )),
+                Some(c) => b.err(Diagnostic::error(file, line, c.col, &c.text, "chain already exists")),
                 None => b.err(Diagnostic::error(
                     file,
                     line,
@@ -1136,14 +1094,8 @@ fn parse_dash_s_lines(
             }
             other => {
                 b.err(
-                    Diagnostic::error(
-                        file,
-                        line,
-                        cmd.col,
-                        other,
-                        "unexpected line in `iptables -S` output",
-                    )
-                    .with_hint("expected -P, -N or -A"),
+                    Diagnostic::error(file, line, cmd.col, other, "unexpected line in `iptables -S` output")
+                        .with_hint("expected -P, -N or -A"),
                 );
             }
         }

@@ -5,8 +5,7 @@ use super::diag::Diagnostic;
 use super::lexer::Word;
 use super::values::*;
 use nfwalk_model::ruleset::{
-    AddrTypes, Cmp, CtStates, CtStatus, IfacePattern, Match, MatchKind, PortDir, RecentCmd,
-    Statistic, Target, XMark,
+    AddrTypes, Cmp, CtStates, CtStatus, IfacePattern, Match, MatchKind, PortDir, RecentCmd, Statistic, Target, XMark,
 };
 use nfwalk_model::{Counters, Proto};
 
@@ -25,12 +24,7 @@ fn match_opts(name: &str) -> Option<&'static [Opt]> {
             ("syn", 0),
             ("tcp-option", 1),
         ],
-        "udp" => &[
-            ("sport", 1),
-            ("source-port", 1),
-            ("dport", 1),
-            ("destination-port", 1),
-        ],
+        "udp" => &[("sport", 1), ("source-port", 1), ("dport", 1), ("destination-port", 1)],
         "sctp" => &[
             ("sport", 1),
             ("source-port", 1),
@@ -213,12 +207,7 @@ fn target_opts(name: &str) -> Option<&'static [Opt]> {
             ("mask", 1),
         ],
         "DNAT" => &[("to-destination", 1), ("random", 0), ("persistent", 0)],
-        "SNAT" => &[
-            ("to-source", 1),
-            ("random", 0),
-            ("random-fully", 0),
-            ("persistent", 0),
-        ],
+        "SNAT" => &[("to-source", 1), ("random", 0), ("random-fully", 0), ("persistent", 0)],
         "MASQUERADE" => &[("to-ports", 1), ("random", 0), ("random-fully", 0)],
         "REDIRECT" => &[("to-ports", 1), ("random", 0)],
         "NETMAP" => &[("to", 1)],
@@ -308,9 +297,7 @@ const BASIC_LONG: &[(&str, &str)] = &[
     ("ipv6", "-6"),
 ];
 
-const BASIC_SHORT: &[&str] = &[
-    "-s", "-d", "-i", "-o", "-p", "-f", "-j", "-g", "-m", "-c", "-4", "-6",
-];
+const BASIC_SHORT: &[&str] = &["-s", "-d", "-i", "-o", "-p", "-f", "-j", "-g", "-m", "-c", "-4", "-6"];
 
 /// Whether a word is a basic option exactly (ends an unknown module's options).
 fn is_basic_exact(w: &str) -> bool {
@@ -407,9 +394,8 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn warn(&mut self, w: &Word, msg: impl Into<String>) {
-        self.warnings.push(Diagnostic::warning(
-            self.file, self.line, w.col, &w.text, msg,
-        ));
+        self.warnings
+            .push(Diagnostic::warning(self.file, self.line, w.col, &w.text, msg));
     }
 
     fn err(&mut self, w: &Word, msg: impl Into<String>, hint: Option<String>) {
@@ -419,12 +405,7 @@ impl Ctx<'_> {
 }
 
 /// Parses one rule's words after the chain, as iptables would. See [`super::parse_rule_words`].
-pub(crate) fn parse_rule(
-    file: &str,
-    line: usize,
-    words: &[Word],
-    ipv6: bool,
-) -> Result<ParsedRule, Vec<Diagnostic>> {
+pub(crate) fn parse_rule(file: &str, line: usize, words: &[Word], ipv6: bool) -> Result<ParsedRule, Vec<Diagnostic>> {
     let mut cx = Ctx {
         file,
         line,
@@ -467,8 +448,7 @@ pub(crate) fn parse_rule(
     let words = &split[..];
     while i < words.len() {
         let w = &words[i];
-        let next_is_basic =
-            w.text == "!" && words.get(i + 1).is_some_and(|n| is_basic_exact(&n.text));
+        let next_is_basic = w.text == "!" && words.get(i + 1).is_some_and(|n| is_basic_exact(&n.text));
         if !matches!(swallow, Swallow::None) && !is_basic_exact(&w.text) && !next_is_basic {
             match swallow {
                 Swallow::Module(k) => insts[k].raw.push(w.text.clone()),
@@ -558,11 +538,7 @@ pub(crate) fn parse_rule(
                 let hint = unknown_option_hint(&optname, &insts, target.as_ref());
                 let owner = match target.as_ref() {
                     Some(t) if t.opts_spec.is_some() => format!("target {}", t.name),
-                    _ => match insts
-                        .iter()
-                        .rev()
-                        .find(|x| matches!(x.kind, InstKind::Module(_)))
-                    {
+                    _ => match insts.iter().rev().find(|x| matches!(x.kind, InstKind::Module(_))) {
                         Some(m) => format!("module {}", m.name),
                         None => "iptables".to_string(),
                     },
@@ -667,34 +643,16 @@ pub(crate) fn parse_rule(
                                 i += 1;
                                 let (p, b) = a.text.split_once(',').unwrap_or(("", ""));
                                 match (parse_u64(p), parse_u64(b)) {
-                                    (Some(p), Some(b)) => {
-                                        counters = Some(Counters {
-                                            packets: p,
-                                            bytes: b,
-                                        })
-                                    }
-                                    _ => cx.err(
-                                        a,
-                                        "bad counters",
-                                        Some("use -c PACKETS BYTES".into()),
-                                    ),
+                                    (Some(p), Some(b)) => counters = Some(Counters { packets: p, bytes: b }),
+                                    _ => cx.err(a, "bad counters", Some("use -c PACKETS BYTES".into())),
                                 }
                             }
                             Some(a) => {
                                 let b = words.get(i + 1);
                                 i += 2;
                                 match (parse_u64(&a.text), b.and_then(|b| parse_u64(&b.text))) {
-                                    (Some(p), Some(b)) => {
-                                        counters = Some(Counters {
-                                            packets: p,
-                                            bytes: b,
-                                        })
-                                    }
-                                    _ => cx.err(
-                                        a,
-                                        "bad counters",
-                                        Some("use -c PACKETS BYTES".into()),
-                                    ),
+                                    (Some(p), Some(b)) => counters = Some(Counters { packets: p, bytes: b }),
+                                    _ => cx.err(a, "bad counters", Some("use -c PACKETS BYTES".into())),
                                 }
                             }
                             None => cx.err(w, "option -c requires packet and byte counts", None),
@@ -722,10 +680,7 @@ pub(crate) fn parse_rule(
                     _ => {
                         // -s -d -i -o -p: one argument, old-style `-s ! addr` allowed.
                         let mut negated = neg.take().is_some();
-                        let mut arg = inline_arg.map(|a| Word {
-                            text: a,
-                            col: w.col,
-                        });
+                        let mut arg = inline_arg.map(|a| Word { text: a, col: w.col });
                         if arg.is_none() {
                             if is_inner_neg(words, i) {
                                 negated = true;
@@ -767,10 +722,7 @@ pub(crate) fn parse_rule(
                 let mut args = Vec::new();
                 if nargs > 0 {
                     if let Some(a) = inline_arg {
-                        args.push(Word {
-                            text: a,
-                            col: w.col,
-                        });
+                        args.push(Word { text: a, col: w.col });
                     } else if is_inner_neg(words, i) {
                         negated = true;
                         i += 1;
@@ -839,9 +791,7 @@ pub(crate) fn parse_rule(
                 if !t.raw.is_empty() {
                     cx.err(&t.word, "options after -g CHAIN that no module takes", None);
                 }
-                Target::Goto {
-                    chain: t.name.clone(),
-                }
+                Target::Goto { chain: t.name.clone() }
             } else if t.unmodelled {
                 Target::Unknown {
                     name: t.name.clone(),
@@ -858,9 +808,7 @@ pub(crate) fn parse_rule(
                         reason: format!("target {} is not known to nfwalk", t.name),
                     }
                 } else {
-                    Target::Jump {
-                        chain: t.name.clone(),
-                    }
+                    Target::Jump { chain: t.name.clone() }
                 }
             }
         }
@@ -908,13 +856,10 @@ fn placeholder(s: &str) -> Option<String> {
     }
     if a.chars().any(|c| c.is_ascii_alphabetic())
         && a.contains('.')
-        && a.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+        && a.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
         || a == "localhost"
     {
-        return Some(format!(
-            "`{a}` is a host name; nfwalk cannot resolve names offline"
-        ));
+        return Some(format!("`{a}` is a host name; nfwalk cannot resolve names offline"));
     }
     None
 }
@@ -934,21 +879,9 @@ enum Resolved {
     Ambiguous,
 }
 
-fn resolve(
-    opt: &str,
-    insts: &[Inst],
-    target: Option<&TargetInst>,
-    cx: &mut Ctx,
-    w: &Word,
-) -> Resolved {
+fn resolve(opt: &str, insts: &[Inst], target: Option<&TargetInst>, cx: &mut Ctx, w: &Word) -> Resolved {
     if BASIC_SHORT.contains(&opt) {
-        return Resolved::Basic(
-            BASIC_SHORT
-                .iter()
-                .find(|s| **s == opt)
-                .copied()
-                .unwrap_or("-s"),
-        );
+        return Resolved::Basic(BASIC_SHORT.iter().find(|s| **s == opt).copied().unwrap_or("-s"));
     }
     let Some(long) = opt.strip_prefix("--") else {
         return Resolved::NotFound;
@@ -1058,8 +991,7 @@ fn unknown_option_hint(opt: &str, insts: &[Inst], target: Option<&TargetInst>) -
         .flat_map(|o| o.iter().map(|(n, _)| *n))
         .collect();
     all.extend(BASIC_LONG.iter().map(|(n, _)| *n));
-    closest(long, all)
-        .map(|c| format!("did you mean --{c}? (it may need its module loaded with -m)"))
+    closest(long, all).map(|c| format!("did you mean --{c}? (it may need its module loaded with -m)"))
 }
 
 fn mk(module: &str, negated: bool, kind: MatchKind, text: String) -> Match {
@@ -1077,12 +1009,7 @@ fn unknown_kind(module: &str, what: &str) -> MatchKind {
     }
 }
 
-fn build_match(
-    cx: &mut Ctx,
-    inst: &Inst,
-    proto: Option<(Option<Proto>, bool)>,
-    out: &mut Vec<Match>,
-) {
+fn build_match(cx: &mut Ctx, inst: &Inst, proto: Option<(Option<Proto>, bool)>, out: &mut Vec<Match>) {
     let ipv6 = cx.ipv6;
     match inst.kind {
         InstKind::Unknown => {
@@ -1157,17 +1084,7 @@ fn build_match(
                             e,
                             did_you_mean(
                                 &a.text,
-                                [
-                                    "tcp",
-                                    "udp",
-                                    "icmp",
-                                    "sctp",
-                                    "all",
-                                    "gre",
-                                    "esp",
-                                    "ah",
-                                    "ipv6-icmp",
-                                ],
+                                ["tcp", "udp", "icmp", "sctp", "all", "gre", "esp", "ah", "ipv6-icmp"],
                             ),
                         );
                         return;
@@ -1182,12 +1099,7 @@ fn build_match(
     }
 }
 
-fn needs_proto(
-    cx: &mut Ctx,
-    inst: &Inst,
-    proto: Option<(Option<Proto>, bool)>,
-    allowed: &[u8],
-) -> bool {
+fn needs_proto(cx: &mut Ctx, inst: &Inst, proto: Option<(Option<Proto>, bool)>, allowed: &[u8]) -> bool {
     let ok = matches!(proto, Some((Some(p), false)) if allowed.contains(&p.0));
     if !ok {
         let names: Vec<String> = allowed.iter().map(|p| Proto(*p).name()).collect();
@@ -1200,12 +1112,7 @@ fn needs_proto(
     ok
 }
 
-fn build_module(
-    cx: &mut Ctx,
-    inst: &Inst,
-    proto: Option<(Option<Proto>, bool)>,
-    out: &mut Vec<Match>,
-) {
+fn build_module(cx: &mut Ctx, inst: &Inst, proto: Option<(Option<Proto>, bool)>, out: &mut Vec<Match>) {
     let m = inst.name.as_str();
     let ipv6 = cx.ipv6;
     let start = out.len();
@@ -1227,9 +1134,7 @@ fn build_module(
                 let a = o.arg(0);
                 let kind = match o.name {
                     "sport" | "source-port" | "dport" | "destination-port" => {
-                        match parse_port_range(&a.text)
-                            .or_else(|e| inverted_range(&a.text).ok_or(e))
-                        {
+                        match parse_port_range(&a.text).or_else(|e| inverted_range(&a.text).ok_or(e)) {
                             Ok(range) => {
                                 if range.lo > range.hi {
                                     cx.warn(a, "inverted port range matches no port (iptables-save printed it, newer iptables rejects it)");
@@ -1248,15 +1153,18 @@ fn build_module(
                             nfwalk_model::TcpFlags::parse_list(&a.text),
                             nfwalk_model::TcpFlags::parse_list(&o.arg(1).text),
                         ) else {
-                            cx.err(a, "bad TCP flags", Some("flags are FIN,SYN,RST,PSH,ACK,URG,ALL,NONE, e.g. `--tcp-flags SYN,ACK SYN`".into()));
+                            cx.err(
+                                a,
+                                "bad TCP flags",
+                                Some(
+                                    "flags are FIN,SYN,RST,PSH,ACK,URG,ALL,NONE, e.g. `--tcp-flags SYN,ACK SYN`".into(),
+                                ),
+                            );
                             continue;
                         };
                         MatchKind::TcpFlags { mask, comp }
                     }
-                    "syn" => MatchKind::TcpFlags {
-                        mask: 0x17,
-                        comp: 0x02,
-                    },
+                    "syn" => MatchKind::TcpFlags { mask: 0x17, comp: 0x02 },
                     "tcp-option" => match parse_uint(&a.text, 255) {
                         Ok(v) => MatchKind::TcpOption { option: v as u8 },
                         Err(e) => bad!(a, e),
@@ -1275,10 +1183,7 @@ fn build_module(
                     Ok((t, c)) => out.push(mk(
                         m,
                         o.negated,
-                        MatchKind::IcmpType {
-                            icmp_type: t,
-                            code: c,
-                        },
+                        MatchKind::IcmpType { icmp_type: t, code: c },
                         o.text(),
                     )),
                     Err(e) => cx.err(a, e, did_you_mean(&a.text, icmp_names(v6))),
@@ -1295,12 +1200,7 @@ fn build_module(
                     _ => PortDir::Either,
                 };
                 match parse_port_list(&a.text) {
-                    Ok(ports) => out.push(mk(
-                        m,
-                        o.negated,
-                        MatchKind::Multiport { dir, ports },
-                        o.text(),
-                    )),
+                    Ok(ports) => out.push(mk(m, o.negated, MatchKind::Multiport { dir, ports }, o.text())),
                     Err(e) => cx.err(a, e, None),
                 }
             }
@@ -1311,18 +1211,34 @@ fn build_module(
                 let kind = match o.name {
                     "ctstate" | "state" => match CtStates::parse(&a.text) {
                         Some(states) if m == "state" && states.0 & (CtStates::SNAT | CtStates::DNAT) != 0 => {
-                            bad!(a, "the state module does not know SNAT/DNAT (use -m conntrack --ctstate)")
+                            bad!(
+                                a,
+                                "the state module does not know SNAT/DNAT (use -m conntrack --ctstate)"
+                            )
                         }
                         Some(states) => MatchKind::CtState { states },
                         None => {
-                            let bad_part = a.text.split(',').find(|p| CtStates::parse(p).is_none()).unwrap_or(&a.text);
-                            cx.err(a, format!("`{bad_part}` is not a conntrack state"), did_you_mean(&bad_part.to_ascii_uppercase(), ["INVALID", "NEW", "ESTABLISHED", "RELATED", "UNTRACKED", "SNAT", "DNAT"]));
+                            let bad_part = a
+                                .text
+                                .split(',')
+                                .find(|p| CtStates::parse(p).is_none())
+                                .unwrap_or(&a.text);
+                            cx.err(
+                                a,
+                                format!("`{bad_part}` is not a conntrack state"),
+                                did_you_mean(
+                                    &bad_part.to_ascii_uppercase(),
+                                    ["INVALID", "NEW", "ESTABLISHED", "RELATED", "UNTRACKED", "SNAT", "DNAT"],
+                                ),
+                            );
                             continue;
                         }
                     },
                     "ctproto" => match parse_proto(&a.text) {
                         Ok(Some(proto)) => MatchKind::CtProto { proto },
-                        Ok(None) => MatchKind::Unknown { reason: "--ctproto all".into() },
+                        Ok(None) => MatchKind::Unknown {
+                            reason: "--ctproto all".into(),
+                        },
                         Err(e) => bad!(a, e),
                     },
                     "ctorigsrc" | "ctorigdst" | "ctreplsrc" | "ctrepldst" => match parse_net(&a.text, ipv6) {
@@ -1334,15 +1250,17 @@ fn build_module(
                         },
                         Err(e) => bad!(a, e),
                     },
-                    "ctorigsrcport" | "ctorigdstport" | "ctreplsrcport" | "ctrepldstport" => match parse_port_range(&a.text) {
-                        Ok(range) => match o.name {
-                            "ctorigsrcport" => MatchKind::CtOrigSrcPort { range },
-                            "ctorigdstport" => MatchKind::CtOrigDstPort { range },
-                            "ctreplsrcport" => MatchKind::CtReplSrcPort { range },
-                            _ => MatchKind::CtReplDstPort { range },
-                        },
-                        Err(e) => bad!(a, e),
-                    },
+                    "ctorigsrcport" | "ctorigdstport" | "ctreplsrcport" | "ctrepldstport" => {
+                        match parse_port_range(&a.text) {
+                            Ok(range) => match o.name {
+                                "ctorigsrcport" => MatchKind::CtOrigSrcPort { range },
+                                "ctorigdstport" => MatchKind::CtOrigDstPort { range },
+                                "ctreplsrcport" => MatchKind::CtReplSrcPort { range },
+                                _ => MatchKind::CtReplDstPort { range },
+                            },
+                            Err(e) => bad!(a, e),
+                        }
+                    }
                     "ctdir" => match a.text.to_ascii_uppercase().as_str() {
                         "ORIGINAL" => MatchKind::CtDir { reply: false },
                         "REPLY" => MatchKind::CtDir { reply: true },
@@ -1353,7 +1271,13 @@ fn build_module(
                     },
                     "ctstatus" => match CtStatus::parse(&a.text) {
                         Some(status) => MatchKind::CtStatus { status },
-                        None => bad!(a, format!("`{}` is not a conntrack status list (NONE, EXPECTED, SEEN_REPLY, ASSURED, CONFIRMED)", a.text)),
+                        None => bad!(
+                            a,
+                            format!(
+                                "`{}` is not a conntrack status list (NONE, EXPECTED, SEEN_REPLY, ASSURED, CONFIRMED)",
+                                a.text
+                            )
+                        ),
                     },
                     "ctexpire" => match parse_num_range(&a.text, ':', u32::MAX as u64) {
                         Ok(_) => unknown_kind(m, "--ctexpire"),
@@ -1368,11 +1292,7 @@ fn build_module(
             let limit_in = inst.opts.iter().any(|o| o.name == "limit-iface-in");
             let limit_out = inst.opts.iter().any(|o| o.name == "limit-iface-out");
             if limit_in && limit_out {
-                cx.err(
-                    &inst.word,
-                    "--limit-iface-in and --limit-iface-out are exclusive",
-                    None,
-                );
+                cx.err(&inst.word, "--limit-iface-in and --limit-iface-out are exclusive", None);
             }
             for o in &inst.opts {
                 if !matches!(o.name, "src-type" | "dst-type") {
@@ -1505,12 +1425,7 @@ fn build_module(
                     );
                     continue;
                 }
-                out.push(mk(
-                    m,
-                    o.negated,
-                    MatchKind::PktType { pkt_type: t },
-                    o.text(),
-                ));
+                out.push(mk(m, o.negated, MatchKind::PktType { pkt_type: t }, o.text()));
             }
         }
         "length" => {
@@ -1534,11 +1449,7 @@ fn build_module(
         }
         "ttl" | "hl" => {
             if inst.opts.len() > 1 {
-                cx.err(
-                    &inst.word,
-                    format!("module {m} takes only one comparison"),
-                    None,
-                );
+                cx.err(&inst.word, format!("module {m} takes only one comparison"), None);
             }
             for o in &inst.opts {
                 let a = o.arg(0);
@@ -1550,15 +1461,7 @@ fn build_module(
                     Cmp::Gt
                 };
                 match parse_uint(&a.text, 255) {
-                    Ok(v) => out.push(mk(
-                        m,
-                        o.negated,
-                        MatchKind::Ttl {
-                            cmp,
-                            value: v as u8,
-                        },
-                        o.text(),
-                    )),
+                    Ok(v) => out.push(mk(m, o.negated, MatchKind::Ttl { cmp, value: v as u8 }, o.text())),
                     Err(e) => cx.err(a, e, None),
                 }
             }
@@ -1577,15 +1480,14 @@ fn build_module(
                 let r = match named {
                     Some(v) => Ok((v, 0x3f)),
                     None => match a.text.split_once('/') {
-                        Some((v, mk_)) => parse_uint(v, 255)
-                            .and_then(|v| parse_uint(mk_, 255).map(|mm| (v as u8, mm as u8))),
+                        Some((v, mk_)) => {
+                            parse_uint(v, 255).and_then(|v| parse_uint(mk_, 255).map(|mm| (v as u8, mm as u8)))
+                        }
                         None => parse_uint(&a.text, 255).map(|v| (v as u8, 0xff)),
                     },
                 };
                 match r {
-                    Ok((value, mask)) => {
-                        out.push(mk(m, o.negated, MatchKind::Tos { value, mask }, o.text()))
-                    }
+                    Ok((value, mask)) => out.push(mk(m, o.negated, MatchKind::Tos { value, mask }, o.text())),
                     Err(e) => cx.err(a, e, None),
                 }
             }
@@ -1694,11 +1596,7 @@ fn build_module(
                 return;
             };
             if cmd == RecentCmd::Set && inst.opts.iter().any(|o| o.name == "rttl") {
-                cx.err(
-                    &inst.word,
-                    "--rttl only works with --rcheck or --update",
-                    None,
-                );
+                cx.err(&inst.word, "--rttl only works with --rcheck or --update", None);
             }
             out.push(mk(
                 m,
@@ -1734,12 +1632,7 @@ fn build_module(
                     }
                 }
             }
-            out.push(mk(
-                m,
-                negated,
-                MatchKind::Limit { per_second, burst },
-                texts.join(" "),
-            ));
+            out.push(mk(m, negated, MatchKind::Limit { per_second, burst }, texts.join(" ")));
         }
         "hashlimit" => {
             let mut rate = None;
@@ -1811,11 +1704,7 @@ fn build_module(
             let texts: Vec<String> = inst.opts.iter().map(|o| o.text()).collect();
             let negated = inst.opts.iter().any(|o| o.negated);
             let Some(mode) = get("mode") else {
-                cx.err(
-                    &inst.word,
-                    "statistic needs --mode random or --mode nth",
-                    None,
-                );
+                cx.err(&inst.word, "statistic needs --mode random or --mode nth", None);
                 return;
             };
             let mode_s = mode.arg(0).text.as_str();
@@ -1828,20 +1717,14 @@ fn build_module(
                     match p.arg(0).text.parse::<f64>() {
                         Ok(v) if (0.0..=1.0).contains(&v) => Statistic::Random { probability: v },
                         _ => {
-                            cx.err(
-                                p.arg(0),
-                                "probability must be a number between 0 and 1",
-                                None,
-                            );
+                            cx.err(p.arg(0), "probability must be a number between 0 and 1", None);
                             return;
                         }
                     }
                 }
                 "nth" => {
                     let every = get("every").map(|o| parse_u32(&o.arg(0).text));
-                    let packet = get("packet")
-                        .map(|o| parse_u32(&o.arg(0).text))
-                        .unwrap_or(Ok(0));
+                    let packet = get("packet").map(|o| parse_u32(&o.arg(0).text)).unwrap_or(Ok(0));
                     match (every, packet) {
                         (Some(Ok(every)), Ok(packet)) if every > 0 && packet < every => {
                             Statistic::Nth { every, packet }
@@ -1861,12 +1744,7 @@ fn build_module(
                     return;
                 }
             };
-            out.push(mk(
-                m,
-                negated,
-                MatchKind::Statistic { mode: stat },
-                texts.join(" "),
-            ));
+            out.push(mk(m, negated, MatchKind::Statistic { mode: stat }, texts.join(" ")));
         }
         "set" => {
             for o in &inst.opts {
@@ -2020,12 +1898,14 @@ fn build_target(cx: &mut Ctx, t: &TargetInst, proto: Option<(Option<Proto>, bool
             if let Some(o) = get("log-level") {
                 match log_level(&o.arg(0).text) {
                     Some(l) => level = l,
-                    None => cx.err(o.arg(0), "log level must be 0-7 or emerg, alert, crit, error, warning, notice, info, debug", None),
+                    None => cx.err(
+                        o.arg(0),
+                        "log level must be 0-7 or emerg, alert, crit, error, warning, notice, info, debug",
+                        None,
+                    ),
                 }
             }
-            let prefix = get("log-prefix")
-                .map(|o| o.arg(0).text.clone())
-                .unwrap_or_default();
+            let prefix = get("log-prefix").map(|o| o.arg(0).text.clone()).unwrap_or_default();
             if prefix.len() > 29 {
                 if let Some(o) = get("log-prefix") {
                     cx.err(o.arg(0), "log prefix is longer than 29 characters", None);
@@ -2049,9 +1929,7 @@ fn build_target(cx: &mut Ctx, t: &TargetInst, proto: Option<(Option<Proto>, bool
                     Err(e) => cx.err(o.arg(0), e, None),
                 }
             }
-            let prefix = get("nflog-prefix")
-                .map(|o| o.arg(0).text.clone())
-                .unwrap_or_default();
+            let prefix = get("nflog-prefix").map(|o| o.arg(0).text.clone()).unwrap_or_default();
             if prefix.len() > 63 {
                 if let Some(o) = get("nflog-prefix") {
                     cx.err(o.arg(0), "nflog prefix is longer than 63 characters", None);
@@ -2081,10 +1959,7 @@ fn build_target(cx: &mut Ctx, t: &TargetInst, proto: Option<(Option<Proto>, bool
                         match r {
                             Ok((v, mm)) => match o.name {
                                 "set-xmark" => XMark { value: v, mask: mm },
-                                "set-mark" => XMark {
-                                    value: v,
-                                    mask: v | mm,
-                                },
+                                "set-mark" => XMark { value: v, mask: v | mm },
                                 "and-mark" => XMark { value: 0, mask: !v },
                                 "or-mark" => XMark { value: v, mask: v },
                                 _ => XMark { value: v, mask: 0 },
@@ -2144,11 +2019,7 @@ fn build_target(cx: &mut Ctx, t: &TargetInst, proto: Option<(Option<Proto>, bool
             }
         }
         "DNAT" | "SNAT" => {
-            let optname = if name == "DNAT" {
-                "to-destination"
-            } else {
-                "to-source"
-            };
+            let optname = if name == "DNAT" { "to-destination" } else { "to-source" };
             let tos: Vec<&OptUse> = t.opts.iter().filter(|o| o.name == optname).collect();
             if tos.len() > 1 {
                 cx.err(
@@ -2283,9 +2154,9 @@ fn build_target(cx: &mut Ctx, t: &TargetInst, proto: Option<(Option<Proto>, bool
         "CLASSIFY" => match get("set-class") {
             Some(o) => {
                 let a = &o.arg(0).text;
-                let ok = a.split_once(':').is_some_and(|(x, y)| {
-                    u16::from_str_radix(x, 16).is_ok() && u16::from_str_radix(y, 16).is_ok()
-                });
+                let ok = a
+                    .split_once(':')
+                    .is_some_and(|(x, y)| u16::from_str_radix(x, 16).is_ok() && u16::from_str_radix(y, 16).is_ok());
                 if !ok {
                     cx.err(o.arg(0), "class must be MAJOR:MINOR in hex", None);
                 }
@@ -2302,13 +2173,9 @@ fn build_target(cx: &mut Ctx, t: &TargetInst, proto: Option<(Option<Proto>, bool
                     .map(|v| v as u8)
                     .map_err(|e| (o.arg(0), e))
             } else if let Some(o) = get("set-dscp-class") {
-                dscp_class(&o.arg(0).text)
-                    .ok_or_else(|| (o.arg(0), format!("`{}` is not a DSCP class", o.arg(0).text)))
+                dscp_class(&o.arg(0).text).ok_or_else(|| (o.arg(0), format!("`{}` is not a DSCP class", o.arg(0).text)))
             } else {
-                Err((
-                    &t.word,
-                    "DSCP needs --set-dscp or --set-dscp-class".to_string(),
-                ))
+                Err((&t.word, "DSCP needs --set-dscp or --set-dscp-class".to_string()))
             };
             match v {
                 Ok(value) => Target::SetDscp { value },

@@ -48,13 +48,7 @@ fn docker_dump() {
         })
     );
     assert_eq!(pre.line, 3);
-    assert_eq!(
-        pre.rules[0].counters,
-        Some(Counters {
-            packets: 5,
-            bytes: 300
-        })
-    );
+    assert_eq!(pre.rules[0].counters, Some(Counters { packets: 5, bytes: 300 }));
     assert_eq!(
         pre.rules[0].text,
         "-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER"
@@ -63,15 +57,15 @@ fn docker_dump() {
     assert_eq!(d.policy, None);
     let r = &d.rules[0];
     assert_eq!(r.line, 10);
-    assert_eq!(r.text, "-A DOCKER ! -i docker0 -p tcp -m tcp --dport 10000 -j DNAT --to-destination 172.17.0.2:6379");
+    assert_eq!(
+        r.text,
+        "-A DOCKER ! -i docker0 -p tcp -m tcp --dport 10000 -j DNAT --to-destination 172.17.0.2:6379"
+    );
     assert!(r.matches[0].negated);
     assert_eq!(
         r.matches[2].kind,
         MatchKind::DstPort {
-            range: PortRange {
-                lo: 10000,
-                hi: 10000
-            }
+            range: PortRange { lo: 10000, hi: 10000 }
         }
     );
     assert_eq!(
@@ -128,40 +122,36 @@ fn unknown_module_kept_with_one_warning() {
         .chain("INPUT")
         .unwrap()
         .rules;
-    assert!(matches!(
-        rules[0].matches[0].kind,
-        MatchKind::Unknown { .. }
-    ));
+    assert!(matches!(rules[0].matches[0].kind, MatchKind::Unknown { .. }));
     assert_eq!(rules[0].matches[0].text, "-m string --string foo --algo bm");
     assert_eq!(rules[0].target, Target::Drop);
     assert!(matches!(rules[1].target, Target::Unknown { .. }));
-    assert!(matches!(
-        rules[1].matches[2].kind,
-        MatchKind::DstPort { .. }
-    ));
+    assert!(matches!(rules[1].matches[2].kind, MatchKind::DstPort { .. }));
     let w: Vec<_> = l
         .diagnostics
         .iter()
         .filter(|d| d.severity == Severity::Warning)
         .collect();
     assert_eq!(w.len(), 2, "{w:?}");
-    assert_eq!(
-        (w[0].line, w[0].col, w[0].token.as_str()),
-        (3, 13, "string")
-    );
+    assert_eq!((w[0].line, w[0].col, w[0].token.as_str()), (3, 13, "string"));
     assert_eq!(w[1].token, "NFQUEUE");
 }
 
 #[test]
 fn prefixes_and_options_after_target() {
-    let (m, t) = parse_rule_words("x", 1, &words("-m mac --mac 00:11:22:33:44:55 -m conntrack --ctstate NEW --ctd REPLY -j DNAT --to 1.2.3.4"), false).unwrap();
+    let (m, t) = parse_rule_words(
+        "x",
+        1,
+        &words("-m mac --mac 00:11:22:33:44:55 -m conntrack --ctstate NEW --ctd REPLY -j DNAT --to 1.2.3.4"),
+        false,
+    )
+    .unwrap();
     assert!(matches!(m[0].kind, MatchKind::MacSource { .. }));
     assert!(matches!(m[1].kind, MatchKind::CtState { .. }));
     assert_eq!(m[2].kind, MatchKind::CtDir { reply: true });
     assert!(matches!(t, Target::Dnat { .. }));
     // A match option after -j goes to the loaded module.
-    let (m, t) =
-        parse_rule_words("x", 1, &words("-p tcp -m tcp -j ACCEPT --dport 22"), false).unwrap();
+    let (m, t) = parse_rule_words("x", 1, &words("-p tcp -m tcp -j ACCEPT --dport 22"), false).unwrap();
     assert_eq!(m.len(), 2);
     assert_eq!(t, Target::Accept);
     // --cts is ambiguous: ctstate / ctstatus.
@@ -197,11 +187,7 @@ fn error_bad_address_and_port() {
     assert_eq!(e[0].message, "`10.0.0.300` is not an IPv4 address");
     assert_eq!((e[1].col, e[1].token.as_str()), (30, "70000"));
     let e = rule_err("-s 1.2.3.4,5.6.7.8 -j DROP");
-    assert!(e[0]
-        .hint
-        .as_deref()
-        .unwrap()
-        .contains("one rule per address"));
+    assert!(e[0].hint.as_deref().unwrap().contains("one rule per address"));
 }
 
 #[test]
@@ -257,17 +243,9 @@ fn miette_renders_caret() {
 fn wrapped_dump_gets_a_note() {
     let text = format!("root@host:~# iptables-save\n{DOCKER}root@host:~# exit\n");
     let l = load("w", &text).unwrap();
-    let notes: Vec<_> = l
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Note)
-        .collect();
+    let notes: Vec<_> = l.diagnostics.iter().filter(|d| d.severity == Severity::Note).collect();
     assert_eq!(notes.len(), 2, "{:#?}", l.diagnostics);
-    assert!(
-        notes[0].message.contains("starts at line 2"),
-        "{}",
-        notes[0].message
-    );
+    assert!(notes[0].message.contains("starts at line 2"), "{}", notes[0].message);
     assert!(notes[1].message.contains("ends at line"));
     // Line numbers stay those of the whole file.
     let nat = l.ruleset.table(TableName::Nat).unwrap();
@@ -281,22 +259,9 @@ fn dash_s_output() {
     let f = l.ruleset.table(TableName::Filter).unwrap();
     assert_eq!(f.chain("FORWARD").unwrap().policy, Some(Verdict::Drop));
     assert_eq!(f.chain("DOCKER-USER").unwrap().rules.len(), 1);
-    assert!(l
-        .diagnostics
-        .iter()
-        .any(|d| d.message.contains("table filter")));
-    let l = parse_dash_s(
-        "s",
-        "-P PREROUTING ACCEPT\n-A PREROUTING -j FOO\n",
-        TableName::Raw,
-    )
-    .unwrap();
-    assert!(l
-        .ruleset
-        .table(TableName::Raw)
-        .unwrap()
-        .chain("FOO")
-        .is_some());
+    assert!(l.diagnostics.iter().any(|d| d.message.contains("table filter")));
+    let l = parse_dash_s("s", "-P PREROUTING ACCEPT\n-A PREROUTING -j FOO\n", TableName::Raw).unwrap();
+    assert!(l.ruleset.table(TableName::Raw).unwrap().chain("FOO").is_some());
 }
 
 #[test]
@@ -333,19 +298,10 @@ fn marks_and_connmark() {
     assert_eq!(
         t,
         Target::Mark {
-            xmark: nfwalk_model::ruleset::XMark {
-                value: 1,
-                mask: 0xff
-            }
+            xmark: nfwalk_model::ruleset::XMark { value: 1, mask: 0xff }
         }
     );
-    let (_, t) = parse_rule_words(
-        "x",
-        1,
-        &words("-j CONNMARK --restore-mark --mask 0xf"),
-        false,
-    )
-    .unwrap();
+    let (_, t) = parse_rule_words("x", 1, &words("-j CONNMARK --restore-mark --mask 0xf"), false).unwrap();
     assert_eq!(
         t,
         Target::ConnmarkRestore {
@@ -357,40 +313,35 @@ fn marks_and_connmark() {
     assert_eq!(
         t,
         Target::Mark {
-            xmark: nfwalk_model::ruleset::XMark {
-                value: 0,
-                mask: !0xf0
-            }
+            xmark: nfwalk_model::ruleset::XMark { value: 0, mask: !0xf0 }
         }
     );
 }
 
 #[test]
 fn rule_without_target_and_comment_bang() {
-    let (m, t) = parse_rule_words(
-        "x",
-        1,
-        &words("-m comment --comment \"!\" -s 1.2.3.4"),
-        false,
-    )
-    .unwrap();
+    let (m, t) = parse_rule_words("x", 1, &words("-m comment --comment \"!\" -s 1.2.3.4"), false).unwrap();
     assert_eq!(t, Target::None);
-    assert_eq!(
-        m[0].kind,
-        MatchKind::Comment {
-            comment: "!".into()
-        }
-    );
+    assert_eq!(m[0].kind, MatchKind::Comment { comment: "!".into() });
     assert!(!m[1].negated);
-    let (m, _) =
-        parse_rule_words("x", 1, &words("-s ! 1.2.3.4 -p tcp --dport ! 22"), false).unwrap();
+    let (m, _) = parse_rule_words("x", 1, &words("-s ! 1.2.3.4 -p tcp --dport ! 22"), false).unwrap();
     assert!(m[0].negated && m[2].negated);
 }
 
 #[test]
 fn bom_and_crlf() {
-    let l = load("b", "\u{feff}*filter\r\n:INPUT DROP [0:0]\r\n-A INPUT -j ACCEPT \r\nCOMMIT\r\n").unwrap();
-    let r = &l.ruleset.table(TableName::Filter).unwrap().chain("INPUT").unwrap().rules[0];
+    let l = load(
+        "b",
+        "\u{feff}*filter\r\n:INPUT DROP [0:0]\r\n-A INPUT -j ACCEPT \r\nCOMMIT\r\n",
+    )
+    .unwrap();
+    let r = &l
+        .ruleset
+        .table(TableName::Filter)
+        .unwrap()
+        .chain("INPUT")
+        .unwrap()
+        .rules[0];
     assert_eq!(r.text, "-A INPUT -j ACCEPT");
 }
 
@@ -419,12 +370,26 @@ fn a_user_chain_named_like_an_unmodelled_target_is_a_jump() {
     let text = "*filter\n:INPUT ACCEPT [0:0]\n:AUDIT - [0:0]\n-A INPUT -j AUDIT\n-A AUDIT -j ACCEPT\nCOMMIT\n";
     let l = load("t", text).unwrap();
     let t = l.ruleset.table(nfwalk_model::TableName::Filter).unwrap();
-    assert_eq!(t.chain("INPUT").unwrap().rules[0].target, Target::Jump { chain: "AUDIT".into() });
-    assert!(l.diagnostics.iter().all(|d| !d.message.contains("AUDIT")), "{:?}", l.diagnostics);
+    assert_eq!(
+        t.chain("INPUT").unwrap().rules[0].target,
+        Target::Jump { chain: "AUDIT".into() }
+    );
+    assert!(
+        l.diagnostics.iter().all(|d| !d.message.contains("AUDIT")),
+        "{:?}",
+        l.diagnostics
+    );
     // Without such a chain, AUDIT stays an unmodelled target.
-    let l = load("t", "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j AUDIT --type accept\nCOMMIT\n").unwrap();
+    let l = load(
+        "t",
+        "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j AUDIT --type accept\nCOMMIT\n",
+    )
+    .unwrap();
     let t = l.ruleset.table(nfwalk_model::TableName::Filter).unwrap();
-    assert!(matches!(t.chain("INPUT").unwrap().rules[0].target, Target::Unknown { .. }));
+    assert!(matches!(
+        t.chain("INPUT").unwrap().rules[0].target,
+        Target::Unknown { .. }
+    ));
 }
 
 #[test]
@@ -432,8 +397,20 @@ fn save_files_split_words_like_iptables_restore() {
     // Only double quotes group words in iptables-restore input.
     let ok = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m comment --comment \"a b\" -j ACCEPT\nCOMMIT\n";
     let l = load("t", ok).unwrap();
-    let r = &l.ruleset.table(nfwalk_model::TableName::Filter).unwrap().chain("INPUT").unwrap().rules[0];
-    assert!(r.matches.iter().any(|m| m.kind == MatchKind::Comment { comment: "a b".into() }), "{:?}", r.matches);
+    let r = &l
+        .ruleset
+        .table(nfwalk_model::TableName::Filter)
+        .unwrap()
+        .chain("INPUT")
+        .unwrap()
+        .rules[0];
+    assert!(
+        r.matches
+            .iter()
+            .any(|m| m.kind == MatchKind::Comment { comment: "a b".into() }),
+        "{:?}",
+        r.matches
+    );
     // Single quotes are ordinary characters there: `'a b'` is two words, which
     // iptables-restore refuses too.
     let bad = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m comment --comment 'a b' -j ACCEPT\nCOMMIT\n";

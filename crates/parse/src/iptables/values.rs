@@ -95,12 +95,10 @@ pub(crate) fn parse_net(s: &str, ipv6: bool) -> VResult<IpNet> {
     let max = if ipv6 { 128 } else { 32 };
     let prefix = match m {
         None => max,
-        Some(m) if !m.is_empty() && m.bytes().all(|b| b.is_ascii_digit()) => {
-            match m.parse::<u8>() {
-                Ok(p) if p <= max => p,
-                _ => return Err(format!("prefix length `{m}` is out of range 0..={max}")),
-            }
-        }
+        Some(m) if !m.is_empty() && m.bytes().all(|b| b.is_ascii_digit()) => match m.parse::<u8>() {
+            Ok(p) if p <= max => p,
+            _ => return Err(format!("prefix length `{m}` is out of range 0..={max}")),
+        },
         Some(m) => {
             let bits: u128 = match parse_addr(m, ipv6) {
                 Ok(IpAddr::V4(v)) => u32::from(v) as u128,
@@ -265,9 +263,7 @@ pub(crate) fn parse_port_list(s: &str) -> VResult<Vec<PortRange>> {
         out.push(r);
     }
     if slots > 15 {
-        return Err(format!(
-            "too many ports in `{s}` (multiport takes at most 15)"
-        ));
+        return Err(format!("too many ports in `{s}` (multiport takes at most 15)"));
     }
     Ok(out)
 }
@@ -281,11 +277,7 @@ pub(crate) fn parse_num_range(s: &str, sep: char, max: u64) -> VResult<(u64, u64
         }
         Some((a, b)) => (
             if a.is_empty() { 0 } else { parse_uint(a, max)? },
-            if b.is_empty() {
-                max
-            } else {
-                parse_uint(b, max)?
-            },
+            if b.is_empty() { max } else { parse_uint(b, max)? },
         ),
     };
     if lo > hi {
@@ -447,12 +439,7 @@ pub(crate) fn parse_icmp_type(s: &str, v6: bool) -> VResult<(u8, Option<u8>)> {
         Some((t, c)) => (t, Some(c)),
         None => (s, None),
     };
-    let bad = || {
-        format!(
-            "`{s}` is not a known ICMP{} type",
-            if v6 { "v6" } else { "" }
-        )
-    };
+    let bad = || format!("`{s}` is not a known ICMP{} type", if v6 { "v6" } else { "" });
     let t: u8 = t.parse().map_err(|_| bad())?;
     let c = match c {
         Some(c) => match c.split_once(':') {
@@ -462,11 +449,7 @@ pub(crate) fn parse_icmp_type(s: &str, v6: bool) -> VResult<(u8, Option<u8>)> {
                 match (lo, hi) {
                     (0, 255) => None,
                     (a, b) if a == b => Some(a),
-                    _ => {
-                        return Err(format!(
-                            "ICMP code range `{c}` is not modelled (only one code or all)"
-                        ))
-                    }
+                    _ => return Err(format!("ICMP code range `{c}` is not modelled (only one code or all)")),
                 }
             }
             None => Some(c.parse::<u8>().map_err(|_| bad())?),
@@ -518,9 +501,7 @@ pub(crate) fn parse_rate(s: &str) -> VResult<f64> {
     } else if !u.is_empty() && "day".starts_with(&u) {
         86400.0
     } else {
-        return Err(format!(
-            "`{unit}` is not a rate unit (second, minute, hour, day)"
-        ));
+        return Err(format!("`{unit}` is not a rate unit (second, minute, hour, day)"));
     };
     Ok(n / secs)
 }
@@ -587,10 +568,7 @@ pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// The closest candidate within a reasonable distance.
-pub(crate) fn closest<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
+pub(crate) fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let limit = (word.chars().count() / 3).max(2);
     candidates
         .into_iter()
@@ -601,10 +579,7 @@ pub(crate) fn closest<'a>(
 }
 
 /// `did you mean X?` for the closest candidate.
-pub(crate) fn did_you_mean<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<String> {
+pub(crate) fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
     closest(word, candidates).map(|c| format!("did you mean {c}?"))
 }
 
@@ -614,21 +589,13 @@ mod tests {
 
     #[test]
     fn nets() {
+        assert_eq!(parse_net("10.1.2.3/8", false).unwrap().to_string(), "10.0.0.0/8");
         assert_eq!(
-            parse_net("10.1.2.3/8", false).unwrap().to_string(),
-            "10.0.0.0/8"
-        );
-        assert_eq!(
-            parse_net("10.0.0.0/255.255.0.0", false)
-                .unwrap()
-                .to_string(),
+            parse_net("10.0.0.0/255.255.0.0", false).unwrap().to_string(),
             "10.0.0.0/16"
         );
         assert_eq!(parse_net("0/0", false).unwrap().to_string(), "0.0.0.0/0");
-        assert_eq!(
-            parse_net("fe80::1/64", true).unwrap().to_string(),
-            "fe80::/64"
-        );
+        assert_eq!(parse_net("fe80::1/64", true).unwrap().to_string(), "fe80::/64");
         assert!(parse_net("10.0.0.0/255.0.255.0", false).is_err());
         assert!(parse_net("1.2.3.4,5.6.7.8", false).is_err());
         assert!(parse_net("::1", false).is_err());
@@ -636,15 +603,9 @@ mod tests {
 
     #[test]
     fn ports() {
-        assert_eq!(
-            parse_port_range("ssh").unwrap(),
-            PortRange { lo: 22, hi: 22 }
-        );
+        assert_eq!(parse_port_range("ssh").unwrap(), PortRange { lo: 22, hi: 22 });
         assert_eq!(parse_port_range(":4").unwrap(), PortRange { lo: 0, hi: 4 });
-        assert_eq!(
-            parse_port_range("4:").unwrap(),
-            PortRange { lo: 4, hi: 65535 }
-        );
+        assert_eq!(parse_port_range("4:").unwrap(), PortRange { lo: 4, hi: 65535 });
         assert!(parse_port_range("4:3").is_err());
         assert!(parse_port_range("65536").is_err());
         assert!(parse_port_range("-1").is_err());
