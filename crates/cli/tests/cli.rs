@@ -311,3 +311,52 @@ fn an_unknown_interface_is_refused_with_the_known_ones() {
     assert!(err.contains("`enp1s1` is not on host"), "{err}");
     assert!(err.contains("enp1s0, docker0"), "{err}");
 }
+
+#[test]
+fn set_mark_with_a_mask_canonicalises_like_iptables() {
+    // Real iptables: `-j MARK --set-mark 0x1/0x2` is saved as `--set-xmark 0x1/0x3`.
+    let dir = std::env::temp_dir().join(format!("nfwalk-cli-mark-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("iptables-save.txt"),
+        "*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("ip-addr.json"), "[]").unwrap();
+    let d = dir.to_str().unwrap();
+    for args in [
+        vec![
+            "iptables",
+            "--snapshot",
+            d,
+            "-t",
+            "mangle",
+            "-A",
+            "PREROUTING",
+            "-j",
+            "MARK",
+            "--set-mark",
+            "0x1/0x2",
+        ],
+        vec![
+            "iptables",
+            "--snapshot",
+            d,
+            "-t",
+            "mangle",
+            "-A",
+            "PREROUTING",
+            "-j",
+            "CONNMARK",
+            "--set-mark",
+            "0x4/0x8",
+        ],
+    ] {
+        let (code, _o, err) = nfwalk(&args);
+        assert_eq!(code, 0, "{err}");
+    }
+    let (_, out, _) = nfwalk(&["iptables", "--snapshot", d, "-t", "mangle", "-S", "PREROUTING"]);
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(out.contains("-A PREROUTING -j MARK --set-xmark 0x1/0x3"), "{out}");
+    assert!(out.contains("-A PREROUTING -j CONNMARK --set-xmark 0x4/0xc"), "{out}");
+}

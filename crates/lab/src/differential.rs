@@ -294,6 +294,7 @@ impl Gen {
                     }
                 }
             }
+            #[allow(clippy::collapsible_match)] // the roll must happen here, as recorded seeds expect
             Some(_) => {
                 if self.rng.chance(40) {
                     let t = self.rng.pick(&[

@@ -222,6 +222,7 @@ pub fn seed_log() -> Scenario {
     sc
 }
 
+#[allow(clippy::too_many_arguments)] // one field each of Client, in the order a reader expects
 fn client(ns: &str, l4: L4, src: &str, sport: u16, dst: &str, dport: u16, expect: Outcome, timeout_ms: u64) -> Client {
     Client {
         ns: s(ns),

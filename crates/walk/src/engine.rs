@@ -28,6 +28,9 @@ pub struct WalkOptions {
 /// a built-in chain's policy uses rule index `usize::MAX`.
 type RuleKey = (TableName, usize, usize);
 
+/// Per table (by [`TableName`] order), per chain: the chain's name and its rules' texts.
+type SharedNames = Vec<Vec<(Arc<str>, Vec<Arc<str>>)>>;
+
 /// Pushes an explanatory event unless the walk is lean; the event is not even built then.
 macro_rules! note {
     ($self:expr, $st:expr, $ev:expr) => {
@@ -56,10 +59,10 @@ pub struct Walker<'h> {
     may_be_undecided: bool,
     /// Chain names and rule texts, shared by every trace instead of copied into each:
     /// `names[table][chain] = (chain name, rule texts)`, tables by [`TableName`] order.
-    names: Vec<Vec<(Arc<str>, Vec<Arc<str>>)>>,
+    names: SharedNames,
 }
 
-fn shared_names(host: &Host) -> Vec<Vec<(Arc<str>, Vec<Arc<str>>)>> {
+fn shared_names(host: &Host) -> SharedNames {
     TableName::ALL
         .iter()
         .map(|&tn| {
@@ -1257,7 +1260,7 @@ impl<'h> Walker<'h> {
             }
             let rule = &chain.rules[pos];
             let key: RuleKey = (table, cur, pos);
-            let make_ref = |names: &[Vec<(Arc<str>, Vec<Arc<str>>)>]| {
+            let make_ref = |names: &SharedNames| {
                 let (chain_name, texts) = &names[table as usize][cur];
                 RuleRef {
                     table,
@@ -1749,25 +1752,6 @@ fn outcome(t: &Trace) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn endpoints_print_like_display() {
-        for (a, p) in [
-            ("0.0.0.0", 0u16),
-            ("198.51.100.1", 10000),
-            ("255.255.255.255", 65535),
-            ("10.0.0.9", 7),
-        ] {
-            let ip: Ipv4Addr = a.parse().unwrap();
-            assert_eq!(fmt_ep(ip, p, Proto::TCP), format!("{ip}:{p}"));
-            assert_eq!(fmt_ep(ip, p, Proto::ICMP), ip.to_string());
-        }
-    }
-}
-
 fn is_group_mac(m: &[u8; 6]) -> bool {
     m[0] & 1 == 1
 }
@@ -1835,4 +1819,23 @@ fn nat_choice(to: &NatRange, addr: Ipv4Addr, port: u16, proto: Proto) -> (Ipv4Ad
         _ => port,
     };
     (a, pr, approx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_print_like_display() {
+        for (a, p) in [
+            ("0.0.0.0", 0u16),
+            ("198.51.100.1", 10000),
+            ("255.255.255.255", 65535),
+            ("10.0.0.9", 7),
+        ] {
+            let ip: Ipv4Addr = a.parse().unwrap();
+            assert_eq!(fmt_ep(ip, p, Proto::TCP), format!("{ip}:{p}"));
+            assert_eq!(fmt_ep(ip, p, Proto::ICMP), ip.to_string());
+        }
+    }
 }

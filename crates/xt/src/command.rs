@@ -268,7 +268,7 @@ fn check_new_chain_name(n: &str) -> Result<(), XtError> {
         return Err(perr(format!("chain name not allowed to start with `{}'", &n[..1])));
     }
     if is_extension_target(n) {
-        return Err(perr(format!("chain name may not clash with target name")));
+        return Err(perr("chain name may not clash with target name".to_string()));
     }
     Ok(())
 }

@@ -249,7 +249,7 @@ fn hashlimit_rate(s: &str, opt: &str) -> Result<(u64, u64), XtError> {
     let bad = || bad_value("hashlimit", opt, s);
     let mult: u64 = match unit {
         None => 1,
-        Some(u) if u.is_empty() => return Err(bad()),
+        Some("") => return Err(bad()),
         Some(u) => {
             let l = u.to_ascii_lowercase();
             if "second".starts_with(&l) {

@@ -1204,7 +1204,7 @@ fn canon_target(t: &mut Module, proto: u8) -> Result<(), XtError> {
                 out.push(xm(v, m));
             } else if let Some(s) = t.arg("set-mark") {
                 let (v, m) = vm(s)?;
-                out.push(xm(v, if name == "MARK" { m } else { m }));
+                out.push(xm(v, v | m)); // libxt_MARK/CONNMARK: --set-mark V/M is --set-xmark V/(V|M)
             } else if let Some(s) = t.arg("and-mark") {
                 out.push(xm(0, !parse_u32(s)?));
             } else if let Some(s) = t.arg("or-mark") {

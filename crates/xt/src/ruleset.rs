@@ -304,7 +304,7 @@ pub fn list_rule(n: usize, r: &XtRule, f: ListFormat) -> String {
     if let Some(t) = sp
         .target
         .as_ref()
-        .filter(|t| !(t.opts.is_empty() && !crate::rule::target_known(&t.name)))
+        .filter(|t| !t.opts.is_empty() || crate::rule::target_known(&t.name))
     {
         match print_target(t, f.numeric) {
             Some(x) => s += &x,

@@ -162,7 +162,7 @@ pub fn render(t: &Trace, st: Style) -> String {
                 let _ = writeln!(
                     o,
                     "  {} {} → {} {}  {}",
-                    st.yellow(&format!("{kind}")),
+                    st.yellow(&kind.to_string()),
                     from,
                     to,
                     who,
