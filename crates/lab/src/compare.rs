@@ -288,16 +288,25 @@ fn replay_with_local(
             start = k;
             while next_local < locals.len() && locals[next_local].0 < pos {
                 let (i, p) = &locals[next_local];
-                out.push(Step::Local(*i, Box::new(w.walk(Ingress::Local, p.clone()))));
+                out.push(Step::Local(*i, Box::new(walk_local(w, p))));
                 next_local += 1;
             }
         }
     }
     out.extend(replay(w, &frames[start..]).into_iter().map(Step::Frame));
     for (i, p) in &locals[next_local..] {
-        out.push(Step::Local(*i, Box::new(w.walk(Ingress::Local, p.clone()))));
+        out.push(Step::Local(*i, Box::new(walk_local(w, p))));
     }
     out
+}
+
+/// Walks a host-originated packet from OUTPUT. The lab's servers run as root, so the socket
+/// that sent it is uid 0 (`--log-uid` prints `UID=0 GID=0`, `-m owner` sees uid 0).
+fn walk_local(w: &mut Walker<'_>, p: &nfwalk_model::Packet) -> Trace {
+    let uid = w.options.uid.replace(0);
+    let t = w.walk(Ingress::Local, p.clone());
+    w.options.uid = uid;
+    t
 }
 
 /// Parses `iptables-save -c` into `table/chain/<rule text | policy>` → `p:b`.

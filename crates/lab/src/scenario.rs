@@ -2,7 +2,7 @@
 //!
 //! Built-in scenarios: [`seed`], [`seed_ctorig`], [`seed_input`], [`seed_log`], [`masq_out`],
 //! [`reject`], [`notrack`], [`bridge_c2c`], [`chains`], [`marks`], [`kube_nodeport`],
-//! [`ufw_docker`], [`docker28`], [`icmp`], [`snat`], [`rst_close`], [`redirect`] (see
+//! [`ufw_docker`], [`docker28`], [`icmp`], [`snat`], [`rst_close`], [`redirect`], [`log_options`] (see
 //! [`by_name`]). Their
 //! rulesets live in `scenarios/<name>/rules.v4` at the repository root.
 
@@ -733,8 +733,54 @@ pub fn redirect() -> Scenario {
     sc
 }
 
+/// LOG options on a routed host: a TCP client's SYN to a host service (198.51.100.1:8090),
+/// marked 0x2a in mangle PREROUTING, is logged in INPUT with `--log-tcp-sequence`,
+/// `--log-tcp-options` and `--log-ip-options`; a UDP request to the host (8091) and the host's
+/// reply, marked 0x7 in mangle OUTPUT and logged in OUTPUT with `--log-uid`.
+pub fn log_options() -> Scenario {
+    let mut sc = routed_topology("log-options");
+    let h = "198.51.100.1";
+    sc.servers = vec![
+        Server {
+            ns: s("host"),
+            l4: L4::Tcp,
+            addr: s(h),
+            port: 8090,
+            reply: s("HOST-TCP"),
+        },
+        Server {
+            ns: s("host"),
+            l4: L4::Udp,
+            addr: s(h),
+            port: 8091,
+            reply: s("HOST-UDP"),
+        },
+    ];
+    sc.clients.push(client(
+        "client",
+        L4::Tcp,
+        "198.51.100.10",
+        40100,
+        h,
+        8090,
+        Outcome::Reply(s("HOST-TCP")),
+        10_000,
+    ));
+    sc.clients.push(client(
+        "client",
+        L4::Udp,
+        "198.51.100.10",
+        40101,
+        h,
+        8091,
+        Outcome::Reply(s("HOST-UDP")),
+        10_000,
+    ));
+    sc
+}
+
 /// All built-in scenario names.
-pub const NAMES: [&str; 17] = [
+pub const NAMES: [&str; 18] = [
     "seed",
     "seed-ctorig",
     "seed-input",
@@ -752,6 +798,7 @@ pub const NAMES: [&str; 17] = [
     "snat",
     "rst-close",
     "redirect",
+    "log-options",
 ];
 
 /// A built-in scenario by name.
@@ -774,6 +821,7 @@ pub fn by_name(name: &str) -> Option<Scenario> {
         "snat" => Some(snat()),
         "rst-close" => Some(rst_close()),
         "redirect" => Some(redirect()),
+        "log-options" => Some(log_options()),
         _ => None,
     }
 }

@@ -124,3 +124,8 @@ fn rst_close_recorded() {
 fn redirect_recorded() {
     check("redirect");
 }
+
+#[test]
+fn log_options_recorded() {
+    check("log-options");
+}

@@ -688,3 +688,26 @@ fn redirect_reaches_the_host_service() {
     }
     let _ = std::fs::remove_dir_all(&r.dir);
 }
+
+#[test]
+fn log_options_print_sequence_options_uid_and_mark() {
+    if !kernel_available() {
+        return;
+    }
+    let r = run("log-options");
+    assert!(r.clients.iter().all(|c| c.as_expected()), "{:?}", r.clients);
+    let log = &r.log_lines;
+    let line = |prefix: &str| {
+        log.iter()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} line in {log:#?}"))
+            .clone()
+    };
+    let syn = line("IN-OPT: ");
+    assert!(syn.contains(" SEQ=") && syn.contains(" ACK=0 WINDOW="), "{syn}");
+    assert!(syn.contains("SYN URGP=0 OPT (020405B4"), "the SYN's MSS option first: {syn}");
+    assert!(syn.trim_end().ends_with("MARK=0x2a"), "{syn}");
+    let out = line("OUT-UID: ");
+    assert!(out.trim_end().ends_with("UID=0 GID=0 MARK=0x7"), "{out}");
+    assert!(!line("IN-UDP: ").contains("UID="), "no socket on a received packet");
+}

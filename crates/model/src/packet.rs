@@ -283,6 +283,12 @@ pub struct Packet {
     pub mac_proto: u16,
     /// Length of the transport payload in bytes.
     pub payload_len: u16,
+    /// The TCP options (the header past its first 20 bytes), as captured; `--log-tcp-options`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tcp_options: Vec<u8>,
+    /// The IP options (the header past its first 20 bytes), as captured; `--log-ip-options`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ip_options: Vec<u8>,
 }
 
 impl Packet {
@@ -352,6 +358,8 @@ impl Packet {
             mac_dst: None,
             mac_proto: 0x0800,
             payload_len: 0,
+            tcp_options: Vec::new(),
+            ip_options: Vec::new(),
         }
     }
 

@@ -448,6 +448,9 @@ fn decode_ipv4(d: &[u8]) -> Result<Packet, String> {
     p.df = flags & 0x40 != 0;
     p.frag_off = h.frag_off;
     p.ttl = d[8];
+    if ihl > 20 {
+        p.ip_options = d.get(20..ihl as usize).unwrap_or_default().to_vec();
+    }
     let l4_total = len.saturating_sub(ihl);
     p.payload_len = l4_total;
     if h.frag_off != 0 {
@@ -467,6 +470,9 @@ fn decode_ipv4(d: &[u8]) -> Result<Packet, String> {
             let doff = (b[12] >> 4) as u16 * 4;
             p.tcp_flags = TcpFlags(b[13]);
             p.window = u16::from_be_bytes([b[14], b[15]]);
+            if doff > 20 {
+                p.tcp_options = b.get(20..doff as usize).unwrap_or_default().to_vec();
+            }
             p.payload_len = l4_total.saturating_sub(doff.max(20));
         }
         17 | 136 | 132 | 33 => {

@@ -1508,9 +1508,19 @@ impl<'h> Walker<'h> {
             Target::Log {
                 prefix,
                 tcp_sequence,
+                tcp_options,
+                ip_options,
                 uid,
                 ..
             } => {
+                // nf_log prints UID=/GID= only for a packet that a full socket sent: the
+                // host's own packets at OUTPUT/POSTROUTING, not a SYN-ACK (a request socket)
+                // nor a reset.
+                let own = matches!(hook, Hook::Output | Hook::Postrouting)
+                    && st.arrived.0.is_none()
+                    && !(st.p.proto == Proto::TCP
+                        && (st.p.tcp_flags.0 & TcpFlags::RST != 0
+                            || st.p.tcp_flags.0 & (TcpFlags::SYN | TcpFlags::ACK) == TcpFlags::SYN | TcpFlags::ACK));
                 let line = log_line(
                     &LogCtx {
                         prefix,
@@ -1520,7 +1530,9 @@ impl<'h> Walker<'h> {
                         physout: st.physout.as_deref(),
                         mac_dst: st.mac_dst,
                         tcp_sequence: *tcp_sequence,
-                        uid: if *uid { self.options.uid.map(|u| (u, u)) } else { None },
+                        tcp_options: *tcp_options,
+                        ip_options: *ip_options,
+                        uid: if *uid && own { self.options.uid.map(|u| (u, u)) } else { None },
                     },
                     &st.p,
                 );

@@ -18,6 +18,10 @@ pub struct LogCtx<'a> {
     pub mac_dst: Option<[u8; 6]>,
     /// `--log-tcp-sequence`.
     pub tcp_sequence: bool,
+    /// `--log-tcp-options`.
+    pub tcp_options: bool,
+    /// `--log-ip-options`.
+    pub ip_options: bool,
     /// `--log-uid` with the uid/gid, when known.
     pub uid: Option<(u32, u32)>,
 }
@@ -45,7 +49,7 @@ pub fn log_line(cx: &LogCtx<'_>, p: &Packet) -> String {
         }
         s.push(' ');
     }
-    s.push_str(&ip_part(p, cx.tcp_sequence));
+    s.push_str(&ip_part(p, cx.tcp_sequence, cx.tcp_options, cx.ip_options));
     if let Some((u, g)) = cx.uid {
         s.push_str(&format!("UID={u} GID={g} "));
     }
@@ -85,6 +89,8 @@ fn inner_part(i: &nfwalk_model::packet::Inner) -> String {
                 ..q.clone()
             },
             false,
+            false,
+            false,
         );
         let cut = s.rfind("PROTO=").unwrap_or(s.len());
         s.truncate(cut);
@@ -99,10 +105,22 @@ fn inner_part(i: &nfwalk_model::packet::Inner) -> String {
     if q2.is_icmp_error() {
         q2.inner = None;
     }
-    ip_part(&q2, false)
+    ip_part(&q2, false, false, false)
 }
 
-fn ip_part(p: &Packet, tcp_sequence: bool) -> String {
+/// `OPT (…) `: the options' bytes in upper-case hex, as nf_log_syslog prints them.
+fn opt_part(s: &mut String, opts: &[u8]) {
+    if opts.is_empty() {
+        return;
+    }
+    s.push_str("OPT (");
+    for b in opts {
+        s.push_str(&format!("{b:02X}"));
+    }
+    s.push_str(") ");
+}
+
+fn ip_part(p: &Packet, tcp_sequence: bool, tcp_options: bool, ip_options: bool) -> String {
     let mut s = format!(
         "SRC={} DST={} LEN={} TOS=0x{:02X} PREC=0x{:02X} TTL={} ID={} ",
         p.src,
@@ -122,6 +140,9 @@ fn ip_part(p: &Packet, tcp_sequence: bool) -> String {
     if p.frag_off != 0 {
         s.push_str(&format!("FRAG:{} ", p.frag_off));
     }
+    if ip_options {
+        opt_part(&mut s, &p.ip_options);
+    }
     match p.proto {
         Proto::TCP => {
             s.push_str(&format!("PROTO=TCP SPT={} DPT={} ", p.sport, p.dport));
@@ -134,6 +155,9 @@ fn ip_part(p: &Packet, tcp_sequence: bool) -> String {
                 s.push(' ');
             }
             s.push_str("URGP=0 ");
+            if tcp_options {
+                opt_part(&mut s, &p.tcp_options);
+            }
         }
         Proto::UDP => {
             s.push_str(&format!(
