@@ -2,7 +2,7 @@
 //!
 //! Built-in scenarios: [`seed`], [`seed_ctorig`], [`seed_input`], [`seed_log`], [`masq_out`],
 //! [`reject`], [`notrack`], [`bridge_c2c`], [`chains`], [`marks`], [`kube_nodeport`],
-//! [`ufw_docker`], [`docker28`], [`icmp`], [`snat`], [`rst_close`], [`redirect`], [`log_options`] (see
+//! [`ufw_docker`], [`docker28`], [`icmp`], [`snat`], [`rst_close`], [`redirect`], [`log_options`], [`netmap`] (see
 //! [`by_name`]). Their
 //! rulesets live in `scenarios/<name>/rules.v4` at the repository root.
 
@@ -779,8 +779,65 @@ pub fn log_options() -> Scenario {
     sc
 }
 
+/// NETMAP on a routed host: 203.0.113.0/28 maps onto 10.99.0.0/28 (host eth1 10.99.0.1/28,
+/// srv 10.99.0.5/28). A client reaches 203.0.113.5:7000, rewritten in nat PREROUTING to
+/// 10.99.0.5:7000; srv opens a connection from 10.99.0.5 to the client (198.51.100.10:7001),
+/// whose source nat POSTROUTING maps to 203.0.113.5.
+pub fn netmap() -> Scenario {
+    let mut sc = routed_topology("netmap");
+    let at = sc
+        .steps
+        .iter()
+        .position(|st| matches!(st, Step::Route(..)))
+        .unwrap_or(sc.steps.len());
+    sc.steps.splice(
+        at..at,
+        [
+            Step::Addr(s("host"), s("eth1"), s("10.99.0.1/28")),
+            Step::Addr(s("srv"), s("eth0"), s("10.99.0.5/28")),
+        ],
+    );
+    sc.servers = vec![
+        Server {
+            ns: s("srv"),
+            l4: L4::Tcp,
+            addr: s("10.99.0.5"),
+            port: 7000,
+            reply: s("MAPPED"),
+        },
+        Server {
+            ns: s("client"),
+            l4: L4::Tcp,
+            addr: s("198.51.100.10"),
+            port: 7001,
+            reply: s("CLIENT"),
+        },
+    ];
+    sc.clients.push(client(
+        "client",
+        L4::Tcp,
+        "198.51.100.10",
+        40110,
+        "203.0.113.5",
+        7000,
+        Outcome::Reply(s("MAPPED")),
+        10_000,
+    ));
+    sc.clients.push(client(
+        "srv",
+        L4::Tcp,
+        "10.99.0.5",
+        40111,
+        "198.51.100.10",
+        7001,
+        Outcome::Reply(s("CLIENT")),
+        10_000,
+    ));
+    sc
+}
+
 /// All built-in scenario names.
-pub const NAMES: [&str; 18] = [
+pub const NAMES: [&str; 19] = [
     "seed",
     "seed-ctorig",
     "seed-input",
@@ -799,6 +856,7 @@ pub const NAMES: [&str; 18] = [
     "rst-close",
     "redirect",
     "log-options",
+    "netmap",
 ];
 
 /// A built-in scenario by name.
@@ -822,6 +880,7 @@ pub fn by_name(name: &str) -> Option<Scenario> {
         "rst-close" => Some(rst_close()),
         "redirect" => Some(redirect()),
         "log-options" => Some(log_options()),
+        "netmap" => Some(netmap()),
         _ => None,
     }
 }

@@ -129,3 +129,8 @@ fn redirect_recorded() {
 fn log_options_recorded() {
     check("log-options");
 }
+
+#[test]
+fn netmap_recorded() {
+    check("netmap");
+}

@@ -711,3 +711,23 @@ fn log_options_print_sequence_options_uid_and_mark() {
     assert!(out.trim_end().ends_with("UID=0 GID=0 MARK=0x7"), "{out}");
     assert!(!line("IN-UDP: ").contains("UID="), "no socket on a received packet");
 }
+
+#[test]
+fn netmap_maps_destination_in_and_source_out() {
+    if !kernel_available() {
+        return;
+    }
+    let r = run("netmap");
+    assert!(r.clients.iter().all(|c| c.as_expected()), "{:?}", r.clients);
+    let has = |t: &str| r.conntrack.iter().any(|l| l.contains(t));
+    assert!(
+        has("src=198.51.100.10 dst=203.0.113.5 sport=40110 dport=7000 src=10.99.0.5 dst=198.51.100.10"),
+        "{:#?}",
+        r.conntrack
+    );
+    assert!(
+        has("src=10.99.0.5 dst=198.51.100.10 sport=40111 dport=7001 src=198.51.100.10 dst=203.0.113.5"),
+        "{:#?}",
+        r.conntrack
+    );
+}
