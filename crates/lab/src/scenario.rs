@@ -2,7 +2,7 @@
 //!
 //! Built-in scenarios: [`seed`], [`seed_ctorig`], [`seed_input`], [`seed_log`], [`masq_out`],
 //! [`reject`], [`notrack`], [`bridge_c2c`], [`chains`], [`marks`], [`kube_nodeport`],
-//! [`ufw_docker`], [`docker28`], [`icmp`], [`snat`], [`rst_close`], [`redirect`], [`log_options`], [`netmap`] (see
+//! [`ufw_docker`], [`docker28`], [`icmp`], [`snat`], [`rst_close`], [`redirect`], [`log_options`], [`netmap`], [`snat_range`] (see
 //! [`by_name`]). Their
 //! rulesets live in `scenarios/<name>/rules.v4` at the repository root.
 
@@ -836,8 +836,41 @@ pub fn netmap() -> Scenario {
     sc
 }
 
+/// `SNAT --to-source 203.0.113.20-203.0.113.21` on eth1 for four connections from two client
+/// addresses (198.51.100.10 and .11) to srv 203.0.113.10:7000; srv routes 203.0.113.20/31
+/// back via the host.
+pub fn snat_range() -> Scenario {
+    let mut sc = routed_topology("snat-range");
+    sc.steps.push(Step::Route(s("srv"), s("203.0.113.20/31 via 203.0.113.1")));
+    sc.servers = vec![Server {
+        ns: s("srv"),
+        l4: L4::Tcp,
+        addr: s("203.0.113.10"),
+        port: 7000,
+        reply: s("SRV"),
+    }];
+    for (src, sport) in [
+        ("198.51.100.10", 40120),
+        ("198.51.100.11", 40121),
+        ("198.51.100.10", 40122),
+        ("198.51.100.11", 40123),
+    ] {
+        sc.clients.push(client(
+            "client",
+            L4::Tcp,
+            src,
+            sport,
+            "203.0.113.10",
+            7000,
+            Outcome::Reply(s("SRV")),
+            10_000,
+        ));
+    }
+    sc
+}
+
 /// All built-in scenario names.
-pub const NAMES: [&str; 19] = [
+pub const NAMES: [&str; 20] = [
     "seed",
     "seed-ctorig",
     "seed-input",
@@ -857,6 +890,7 @@ pub const NAMES: [&str; 19] = [
     "redirect",
     "log-options",
     "netmap",
+    "snat-range",
 ];
 
 /// A built-in scenario by name.
@@ -881,6 +915,7 @@ pub fn by_name(name: &str) -> Option<Scenario> {
         "redirect" => Some(redirect()),
         "log-options" => Some(log_options()),
         "netmap" => Some(netmap()),
+        "snat-range" => Some(snat_range()),
         _ => None,
     }
 }

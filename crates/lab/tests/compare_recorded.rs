@@ -134,3 +134,8 @@ fn log_options_recorded() {
 fn netmap_recorded() {
     check("netmap");
 }
+
+#[test]
+fn snat_range_recorded() {
+    check("snat-range");
+}

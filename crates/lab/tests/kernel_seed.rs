@@ -731,3 +731,20 @@ fn netmap_maps_destination_in_and_source_out() {
         r.conntrack
     );
 }
+
+#[test]
+fn snat_range_sources_from_the_range() {
+    if !kernel_available() {
+        return;
+    }
+    let r = run("snat-range");
+    assert!(r.clients.iter().all(|c| c.as_expected()), "{:?}", r.clients);
+    let entries: Vec<_> = r.conntrack.iter().filter(|l| l.contains("dport=7000 src=203.0.113.10")).collect();
+    assert_eq!(entries.len(), 4, "{:#?}", r.conntrack);
+    assert!(
+        entries
+            .iter()
+            .all(|l| l.contains("dst=203.0.113.20 ") || l.contains("dst=203.0.113.21 ")),
+        "{entries:#?}"
+    );
+}
