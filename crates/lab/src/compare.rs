@@ -171,13 +171,23 @@ fn packet_ident(p: &nfwalk_model::Packet) -> Ident {
     )
 }
 
+/// The tuple (src, dst, sport, dport) of a TCP packet as the kernel traced it.
+type Tuple4 = (String, String, u16, u16);
+
 /// A host-originated TCP, UDP or ICMP echo-reply packet as the kernel traced it, rebuilt for
-/// a walk from OUTPUT. RSTs are left out: the ones in these scenarios are REJECT's, which
-/// nfwalk generates and walks itself. The trace shows no ICMP fields: an ICMP packet from the
-/// host with the addresses reversed and the length of a received echo request (in
-/// `echo_requests`, each used once) is taken as that request's echo reply; other ICMP
-/// (errors, which REJECT and the stack generate) is left out.
-fn local_packet(k: &KernelPacket, echo_requests: &mut Vec<nfwalk_model::Packet>) -> Option<nfwalk_model::Packet> {
+/// a walk from OUTPUT. REJECT's resets are left out (nfwalk generates and walks them itself):
+/// an RST whose tuple is the reverse of a received packet that a `--reject-with tcp-reset`
+/// rule took (in `reject_resets`, each used once) is REJECT's; any other RST is the stack's
+/// own (a closed port, a segment for a socket that is gone) and is rebuilt and walked, since
+/// it moves (or deletes) the connection's conntrack entry. The trace shows no ICMP fields: an
+/// ICMP packet from the host with the addresses reversed and the length of a received echo
+/// request (in `echo_requests`, each used once) is taken as that request's echo reply; other
+/// ICMP (errors, which REJECT and the stack generate) is left out.
+fn local_packet(
+    k: &KernelPacket,
+    echo_requests: &mut Vec<nfwalk_model::Packet>,
+    reject_resets: &mut Vec<Tuple4>,
+) -> Option<nfwalk_model::Packet> {
     let h = k.first_header();
     if h.iif.is_some() {
         return None;
@@ -203,7 +213,14 @@ fn local_packet(k: &KernelPacket, echo_requests: &mut Vec<nfwalk_model::Packet>)
                     f |= match w {
                         "FIN" => nfwalk_model::TcpFlags::FIN,
                         "SYN" => nfwalk_model::TcpFlags::SYN,
-                        "RST" => return None,
+                        "RST" => {
+                            let t = (h.src.clone()?, h.dst.clone()?, sport, dport);
+                            if let Some(i) = reject_resets.iter().position(|r| *r == t) {
+                                reject_resets.remove(i);
+                                return None;
+                            }
+                            nfwalk_model::TcpFlags::RST
+                        }
                         "PSH" => nfwalk_model::TcpFlags::PSH,
                         "ACK" => nfwalk_model::TcpFlags::ACK,
                         "URG" => nfwalk_model::TcpFlags::URG,
@@ -269,10 +286,25 @@ fn replay_with_local(
         .filter_map(|f| f.packet.clone())
         .filter(|p| p.proto == nfwalk_model::Proto::ICMP && p.icmp_type == 8)
         .collect();
+    // The resets REJECT sent: one per received packet a `tcp-reset` REJECT rule took.
+    let mut reject_resets: Vec<Tuple4> = kernel
+        .iter()
+        .filter(|k| k.first_header().iif.is_some())
+        .filter(|k| {
+            k.events().any(|e| {
+                matches!(&e.kind, TraceEventKind::Rule { rule_text, .. }
+                    if rule_text.contains("-j REJECT") && rule_text.contains("tcp-reset"))
+            })
+        })
+        .filter_map(|k| {
+            let h = k.first_header();
+            Some((h.dst.clone()?, h.src.clone()?, h.dport?, h.sport?))
+        })
+        .collect();
     let locals: Vec<(usize, nfwalk_model::Packet)> = kernel
         .iter()
         .enumerate()
-        .filter_map(|(i, k)| Some((i, local_packet(k, &mut echo_requests)?)))
+        .filter_map(|(i, k)| Some((i, local_packet(k, &mut echo_requests, &mut reject_resets)?)))
         .collect();
     let mut next_local = 0;
     let mut out = Vec::with_capacity(frames.len());
@@ -415,7 +447,8 @@ pub fn compare(run: &KernelRun) -> Result<Comparison, LabError> {
         }
     }
     // Host-originated packets that are not rebuilt and walked (IGMP reports, REJECT's resets
-    // and ICMP errors, which nfwalk generates itself, other ICMP errors of the stack).
+    // and ICMP errors, which nfwalk generates itself, other ICMP errors of the stack; the
+    // stack's own RSTs are walked).
     let not_walked = |i: usize, k: &KernelPacket| k.first_header().iif.is_none() && !walked_local[i];
 
     let kc = parse_counters(&run.counters);

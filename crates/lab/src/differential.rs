@@ -97,6 +97,8 @@ pub const TCP_PORTS: [u16; 2] = [8001, 8002];
 pub const UDP_PORTS: [u16; 2] = [9001, 9002];
 /// Host ports DNATed to the server (when the seed has a nat table): TCP, UDP.
 pub const DNAT_PORTS: (u16, u16) = (8080, 9080);
+/// Ports REDIRECTed to a host service (when the seed has a REDIRECT): TCP, UDP.
+pub const REDIRECT_PORTS: (u16, u16) = (8081, 9081);
 /// Ports nobody listens on (TCP gets a reset, UDP an ICMP port unreachable).
 pub const CLOSED_PORTS: (u16, u16) = (8009, 9009);
 
@@ -173,10 +175,18 @@ enum Home {
 
 struct Gen {
     rng: Rng,
+    /// A second stream for the matches and tables added later (marks, notrack, iprange,
+    /// length, ttl, pkttype, limit, comment), so the base rules of a seed keep their shape.
+    x: Rng,
     seed: u64,
     logs: usize,
     /// User chains: (name, home).
     chains: Vec<(String, Home)>,
+    /// The seed has a mangle table (marks and connmarks worth matching).
+    marks: bool,
+    /// The seed has `CT --notrack` rules (UNTRACKED worth matching).
+    notrack: bool,
+    comments: usize,
 }
 
 const SRC_NETS: [&str; 9] = [
@@ -229,6 +239,44 @@ const CTSTATES: [&str; 7] = [
     "RELATED,ESTABLISHED",
 ];
 const ADDRTYPES: [&str; 4] = ["LOCAL", "UNICAST", "BROADCAST", "MULTICAST"];
+/// Flows raw PREROUTING takes out of conntrack (`CT --notrack`): some one way only (the
+/// server's answers are then tracked on their own), some both ways.
+const NOTRACK: [&str; 6] = [
+    "-p udp --dport 9002",
+    "-s 198.51.100.11/32 -p tcp --dport 8002",
+    "-p icmp",
+    "-d 198.51.100.1/32 -p udp",
+    "-i enp1s0 -p tcp --dport 8001",
+    "-p udp -m multiport --ports 9001,9002",
+];
+/// Who mangle PREROUTING marks.
+const MARK_WHO: [&str; 6] = [
+    "-s 198.51.100.11/32",
+    "-p udp",
+    "-p tcp --dport 8002",
+    "-i eth1",
+    "-p icmp",
+    "-d 203.0.113.10/32",
+];
+const IPRANGES: [&str; 5] = [
+    "198.51.100.10-198.51.100.10",
+    "198.51.100.11-198.51.100.20",
+    "198.51.100.1-198.51.100.10",
+    "203.0.113.1-203.0.113.10",
+    "10.0.0.1-10.255.255.255",
+];
+const LENGTHS: [&str; 6] = ["0:60", "60", "52:100", "61:1500", "0:28", "100:65535"];
+const TTLS: [&str; 5] = ["--ttl-eq 64", "--ttl-eq 63", "--ttl-gt 63", "--ttl-lt 64", "--ttl-lt 10"];
+const PKTTYPES: [&str; 3] = ["unicast", "broadcast", "multicast"];
+/// Packet marks the mangle table sets (MARK 0x1 and 0x2 bits, CONNMARK 0x4).
+const MARKS: [&str; 6] = ["0x1", "0x1/0x1", "0x2/0x2", "0x0", "0x3", "0x4/0x4"];
+/// `-m limit` is assumed under the rate: every rate here is far above the lab's traffic
+/// (a few packets a flow, flows one after the other) and the burst is generous.
+const LIMITS: [&str; 3] = [
+    "--limit 1000/sec --limit-burst 100",
+    "--limit 500/sec --limit-burst 50",
+    "--limit 10000/min --limit-burst 200",
+];
 
 impl Gen {
     fn neg(&mut self, pct: u32) -> &'static str {
@@ -322,7 +370,55 @@ impl Gen {
             let n = self.neg(25);
             m.push(format!("-m addrtype {n}{opt} {}", self.rng.pick(&ADDRTYPES)));
         }
+        self.extra_matches(&mut m);
         (m.join(" "), proto)
+    }
+
+    /// Matches from the second stream: iprange, length, ttl, pkttype, limit, comment, mark,
+    /// connmark, UNTRACKED.
+    fn extra_matches(&mut self, m: &mut Vec<String>) {
+        let x = &mut self.x;
+        let neg = |x: &mut Rng, pct| if x.chance(pct) { "! " } else { "" };
+        if x.chance(8) {
+            let opt = if x.chance(60) { "--src-range" } else { "--dst-range" };
+            let n = neg(x, 20);
+            m.push(format!("-m iprange {n}{opt} {}", x.pick(&IPRANGES)));
+        }
+        if x.chance(8) {
+            let n = neg(x, 20);
+            m.push(format!("-m length {n}--length {}", x.pick(&LENGTHS)));
+        }
+        if x.chance(7) {
+            let t = x.pick(&TTLS);
+            // iptables only negates --ttl-eq.
+            let n = if t.starts_with("--ttl-eq") { neg(x, 25) } else { "" };
+            m.push(format!("-m ttl {n}{t}"));
+        }
+        if x.chance(5) {
+            let n = neg(x, 25);
+            m.push(format!("-m pkttype {n}--pkt-type {}", x.pick(&PKTTYPES)));
+        }
+        if x.chance(5) {
+            m.push(format!("-m limit {}", x.pick(&LIMITS)));
+        }
+        if self.marks && x.chance(20) {
+            let n = neg(x, 20);
+            let which = if x.chance(50) { "mark" } else { "connmark" };
+            m.push(format!("-m {which} {n}--mark {}", x.pick(&MARKS)));
+        }
+        if self.notrack && x.chance(12) {
+            let n = neg(x, 20);
+            m.push(format!("-m conntrack {n}--ctstate UNTRACKED"));
+        }
+        if x.chance(6) {
+            self.comments += 1;
+            let c = self.comments;
+            if x.chance(50) {
+                m.push(format!("-m comment --comment d{c}"));
+            } else {
+                m.push(format!("-m comment --comment \"rule {c} of seed {}\"", self.seed));
+            }
+        }
     }
 
     /// A target for a rule in `chain` (user chain index `me`, or None for a built-in chain).
@@ -399,11 +495,17 @@ impl Gen {
 
 /// The random ruleset of `seed`, in iptables-restore format.
 pub fn ruleset(seed: u64) -> String {
+    let mut x = Rng::new(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15).wrapping_add(7));
+    let (marks, notrack) = (x.chance(40), x.chance(35));
     let mut g = Gen {
         rng: Rng::new(seed),
+        x,
         seed,
         logs: 0,
         chains: vec![],
+        marks,
+        notrack,
+        comments: 0,
     };
     let n_chains = g.rng.range(1, 2);
     for i in 0..n_chains {
@@ -432,22 +534,70 @@ pub fn ruleset(seed: u64) -> String {
         out.push('\n');
     }
     out.push_str("COMMIT\n");
-    // The host's own TCP/UDP packets die in raw OUTPUT, before conntrack sees them: a host
-    // RST (closed port) would move the kernel's conntrack entry where the comparison, which
-    // leaves the host's RSTs out, cannot follow (docs/fidelity.md, limits of the comparison). INPUT flows therefore never get an answer; ICMP errors the host sends
-    // (REJECT, closed UDP ports) and REJECT's resets for forwarded flows (their source is the
-    // server's) still go out.
-    out.push_str("*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n");
-    for a in [HOST_A, HOST_B] {
-        for p in ["tcp", "udp"] {
-            out.push_str(&format!("-A OUTPUT -s {a}/32 -p {p} -j DROP\n"));
+    // The host's own packets go out: `compare` rebuilds them from the kernel's trace and walks
+    // them from OUTPUT (its stack's RSTs for closed ports included; REJECT's resets are
+    // nfwalk's own), so INPUT flows are complete conversations.
+    if g.notrack {
+        out.push_str("*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n");
+        for _ in 0..g.x.range(1, 2) {
+            let m = g.x.pick(&NOTRACK);
+            out.push_str(&format!("-A PREROUTING {m} -j CT --notrack\n"));
         }
+        out.push_str("COMMIT\n");
     }
-    out.push_str("COMMIT\n");
-    if g.rng.chance(50) {
+    if g.marks {
+        out.push_str(
+            "*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n",
+        );
+        let x = &mut g.x;
+        if x.chance(60) {
+            out.push_str("-A PREROUTING -j CONNMARK --restore-mark\n");
+        }
+        out.push_str(&format!("-A PREROUTING {} -j MARK --set-mark 0x1\n", x.pick(&MARK_WHO)));
+        if x.chance(50) {
+            out.push_str(&format!("-A PREROUTING {} -j MARK --or-mark 0x2\n", x.pick(&MARK_WHO)));
+        }
+        if x.chance(75) {
+            let m = if x.chance(50) { "-m mark --mark 0x1/0x1 " } else { "" };
+            out.push_str(&format!("-A PREROUTING {m}-j CONNMARK --save-mark\n"));
+        }
+        if x.chance(35) {
+            out.push_str(&format!(
+                "-A PREROUTING {} -j CONNMARK --set-mark 0x4/0x4\n",
+                x.pick(&MARK_WHO)
+            ));
+        }
+        if x.chance(25) {
+            out.push_str(&format!("-A FORWARD {} -j MARK --set-mark 0x2\n", x.pick(&MARK_WHO)));
+        }
+        out.push_str("COMMIT\n");
+    }
+    let base_nat = g.rng.chance(50);
+    let redirect = g.x.chance(if base_nat { 50 } else { 30 });
+    if base_nat || redirect {
         out.push_str(
             "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n",
         );
+    }
+    if redirect {
+        // REDIRECT to a host service: to the host's address or through it (transparent).
+        let iif = if g.x.chance(50) { "-i enp1s0 " } else { "" };
+        let (tp, up) = REDIRECT_PORTS;
+        out.push_str(&format!(
+            "-A PREROUTING {iif}-p tcp --dport {tp} -j REDIRECT --to-ports {}\n",
+            TCP_PORTS[0]
+        ));
+        if g.x.chance(50) {
+            out.push_str(&format!(
+                "-A PREROUTING {iif}-p udp --dport {up} -j REDIRECT --to-ports {}\n",
+                UDP_PORTS[1]
+            ));
+        }
+    }
+    if !base_nat && redirect {
+        out.push_str("COMMIT\n");
+    }
+    if base_nat {
         let iif = if g.rng.chance(50) { "-i enp1s0 " } else { "" };
         let dst = if g.rng.chance(50) {
             format!("-d {HOST_A}/32 ")
@@ -479,8 +629,10 @@ pub fn ruleset(seed: u64) -> String {
 
 /// Random traffic of `seed` against [`topology`]: 4–7 flows from the client addresses, each
 /// with its own source port; then the settle client.
-pub fn clients(seed: u64, with_nat: bool) -> Vec<Client> {
+pub fn clients(seed: u64, with_nat: bool, with_redirect: bool) -> Vec<Client> {
     let mut rng = Rng::new(seed.wrapping_mul(0x2545_f491_4f6c_dd1d).wrapping_add(1));
+    // Pings and REDIRECTed flows from a second stream.
+    let mut x = Rng::new(seed.wrapping_mul(0x2545_f491_4f6c_dd1d).wrapping_add(2));
     let base = 20_000 + (rng.below(2_000) as u16) * 10;
     let n = rng.range(4, 7);
     let mut out = vec![];
@@ -509,9 +661,23 @@ pub fn clients(seed: u64, with_nat: bool) -> Vec<Client> {
         } else {
             UDP_PORTS[rng.below(2)]
         };
+        let (kind, dst, dport) = if x.chance(18) {
+            // A ping (`sport` is the echo identifier).
+            (L4::Icmp, x.pick(&[HOST_A, HOST_B, SERVER, SERVER]), 0)
+        } else if with_redirect && x.chance(20) {
+            let dst = if x.chance(60) { HOST_A } else { SERVER };
+            let (tp, up) = REDIRECT_PORTS;
+            if l4 {
+                (L4::Tcp, dst, tp)
+            } else {
+                (L4::Udp, dst, up)
+            }
+        } else {
+            (if l4 { L4::Tcp } else { L4::Udp }, dst, dport)
+        };
         out.push(Client {
             ns: s("client"),
-            l4: if l4 { L4::Tcp } else { L4::Udp },
+            l4: kind,
             src: s(src),
             sport: base + i as u16,
             dst: s(dst),
@@ -543,7 +709,11 @@ pub fn clients(seed: u64, with_nat: bool) -> Vec<Client> {
 pub fn scenario(seed: u64) -> Scenario {
     let mut sc = topology(&format!("diff{seed}"));
     sc.rules_v4 = ruleset(seed);
-    sc.clients = clients(seed, sc.rules_v4.contains("*nat"));
+    sc.clients = clients(
+        seed,
+        sc.rules_v4.contains("-j DNAT"),
+        sc.rules_v4.contains("-j REDIRECT"),
+    );
     sc
 }
 
