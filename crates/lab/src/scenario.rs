@@ -2,7 +2,7 @@
 //!
 //! Built-in scenarios: [`seed`], [`seed_ctorig`], [`seed_input`], [`seed_log`], [`masq_out`],
 //! [`reject`], [`notrack`], [`bridge_c2c`], [`chains`], [`marks`], [`kube_nodeport`],
-//! [`ufw_docker`], [`docker28`], [`icmp`], [`snat`], [`rst_close`], [`redirect`], [`log_options`], [`netmap`], [`snat_range`] (see
+//! [`ufw_docker`], [`docker28`], [`icmp`], [`snat`], [`rst_close`], [`redirect`], [`log_options`], [`netmap`], [`snat_range`], [`no_forward`] (see
 //! [`by_name`]). Their
 //! rulesets live in `scenarios/<name>/rules.v4` at the repository root.
 
@@ -869,8 +869,59 @@ pub fn snat_range() -> Scenario {
     sc
 }
 
+/// The routed host with `net.ipv4.ip_forward=0`: a client's connection to srv
+/// (203.0.113.10:7000) through the host is dropped after PREROUTING (routing finds no
+/// forwarding); its connection to a host service (198.51.100.1:8092) works.
+pub fn no_forward() -> Scenario {
+    let mut sc = routed_topology("no-forward");
+    for st in &mut sc.steps {
+        if let Step::Sysctl(_, k, v) = st {
+            if k == "net.ipv4.ip_forward" {
+                *v = s("0");
+            }
+        }
+    }
+    sc.servers = vec![
+        Server {
+            ns: s("srv"),
+            l4: L4::Tcp,
+            addr: s("203.0.113.10"),
+            port: 7000,
+            reply: s("SRV"),
+        },
+        Server {
+            ns: s("host"),
+            l4: L4::Tcp,
+            addr: s("198.51.100.1"),
+            port: 8092,
+            reply: s("HOST"),
+        },
+    ];
+    sc.clients.push(client(
+        "client",
+        L4::Tcp,
+        "198.51.100.10",
+        40130,
+        "203.0.113.10",
+        7000,
+        Outcome::Timeout,
+        2_000,
+    ));
+    sc.clients.push(client(
+        "client",
+        L4::Tcp,
+        "198.51.100.10",
+        40131,
+        "198.51.100.1",
+        8092,
+        Outcome::Reply(s("HOST")),
+        10_000,
+    ));
+    sc
+}
+
 /// All built-in scenario names.
-pub const NAMES: [&str; 20] = [
+pub const NAMES: [&str; 21] = [
     "seed",
     "seed-ctorig",
     "seed-input",
@@ -891,6 +942,7 @@ pub const NAMES: [&str; 20] = [
     "log-options",
     "netmap",
     "snat-range",
+    "no-forward",
 ];
 
 /// A built-in scenario by name.
@@ -916,6 +968,7 @@ pub fn by_name(name: &str) -> Option<Scenario> {
         "log-options" => Some(log_options()),
         "netmap" => Some(netmap()),
         "snat-range" => Some(snat_range()),
+        "no-forward" => Some(no_forward()),
         _ => None,
     }
 }

@@ -139,3 +139,8 @@ fn netmap_recorded() {
 fn snat_range_recorded() {
     check("snat-range");
 }
+
+#[test]
+fn no_forward_recorded() {
+    check("no-forward");
+}

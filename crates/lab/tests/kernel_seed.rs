@@ -748,3 +748,19 @@ fn snat_range_sources_from_the_range() {
         "{entries:#?}"
     );
 }
+
+#[test]
+fn no_forward_drops_after_prerouting_and_serves_the_host() {
+    if !kernel_available() {
+        return;
+    }
+    let r = run("no-forward");
+    assert!(r.clients.iter().all(|c| c.as_expected()), "{:?}", r.clients);
+    let syns = tcp_syn_to(&r, 7000);
+    assert!(!syns.is_empty(), "{}", r.raw_trace);
+    for syn in &syns {
+        assert_eq!(syn.path(), vec!["raw:PREROUTING"], "{}", r.raw_trace);
+    }
+    assert!(r.log_lines.iter().all(|l| !l.starts_with("FWD: ")), "{:#?}", r.log_lines);
+    assert!(!r.conntrack.iter().any(|l| l.contains("dport=7000")), "{:#?}", r.conntrack);
+}
