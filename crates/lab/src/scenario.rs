@@ -738,7 +738,17 @@ pub fn redirect() -> Scenario {
 /// `--log-tcp-options` and `--log-ip-options`; a UDP request to the host (8091) and the host's
 /// reply, marked 0x7 in mangle OUTPUT and logged in OUTPUT with `--log-uid`.
 pub fn log_options() -> Scenario {
-    let mut sc = routed_topology("log-options");
+    log_options_named("log-options")
+}
+
+/// `log-options` without its `--ctstate INVALID` rule: nothing in the ruleset needs conntrack,
+/// so the kernel tracks nothing in the namespace.
+pub fn no_conntrack() -> Scenario {
+    log_options_named("no-conntrack")
+}
+
+fn log_options_named(name: &str) -> Scenario {
+    let mut sc = routed_topology(name);
     let h = "198.51.100.1";
     sc.servers = vec![
         Server {
@@ -921,7 +931,7 @@ pub fn no_forward() -> Scenario {
 }
 
 /// All built-in scenario names.
-pub const NAMES: [&str; 21] = [
+pub const NAMES: [&str; 22] = [
     "seed",
     "seed-ctorig",
     "seed-input",
@@ -940,6 +950,7 @@ pub const NAMES: [&str; 21] = [
     "rst-close",
     "redirect",
     "log-options",
+    "no-conntrack",
     "netmap",
     "snat-range",
     "no-forward",
@@ -966,6 +977,7 @@ pub fn by_name(name: &str) -> Option<Scenario> {
         "rst-close" => Some(rst_close()),
         "redirect" => Some(redirect()),
         "log-options" => Some(log_options()),
+        "no-conntrack" => Some(no_conntrack()),
         "netmap" => Some(netmap()),
         "snat-range" => Some(snat_range()),
         "no-forward" => Some(no_forward()),

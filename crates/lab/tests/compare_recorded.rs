@@ -144,3 +144,8 @@ fn snat_range_recorded() {
 fn no_forward_recorded() {
     check("no-forward");
 }
+
+#[test]
+fn no_conntrack_recorded() {
+    check("no-conntrack");
+}

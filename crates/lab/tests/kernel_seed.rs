@@ -764,3 +764,19 @@ fn no_forward_drops_after_prerouting_and_serves_the_host() {
     assert!(r.log_lines.iter().all(|l| !l.starts_with("FWD: ")), "{:#?}", r.log_lines);
     assert!(!r.conntrack.iter().any(|l| l.contains("dport=7000")), "{:#?}", r.conntrack);
 }
+
+#[test]
+fn no_conntrack_user_means_nothing_is_tracked() {
+    if !kernel_available() {
+        return;
+    }
+    // Nothing in the ruleset needs conntrack: the kernel tracks nothing (run() also checks
+    // that nfwalk agrees, conntrack table included).
+    let r = run("no-conntrack");
+    assert!(r.clients.iter().all(|c| c.as_expected()), "{:?}", r.clients);
+    assert!(
+        r.conntrack.iter().all(|l| !l.starts_with("tcp") && !l.starts_with("udp")),
+        "{:?}",
+        r.conntrack
+    );
+}

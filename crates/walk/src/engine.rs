@@ -57,9 +57,55 @@ pub struct Walker<'h> {
     /// Whether any rule holds a condition that can be undecidable; when none does, the
     /// walk needs no copy of the state to explore alternatives.
     may_be_undecided: bool,
+    /// Whether the namespace tracks connections at all: the kernel registers conntrack's hooks
+    /// only when something needs them (a nat table, a conntrack/state/connmark match, CT,
+    /// CONNMARK); with none of that in the ruleset, nothing is tracked.
+    conntrack_active: bool,
     /// Chain names and rule texts, shared by every trace instead of copied into each:
     /// `names[table][chain] = (chain name, rule texts)`, tables by [`TableName`] order.
     names: SharedNames,
+}
+
+/// Whether any rule makes the kernel track connections (`nf_ct_netns_get` callers): the nat
+/// table, conntrack/state/connmark matches, CT/NOTRACK/CONNMARK, and, to be safe, any module
+/// nfwalk does not know.
+pub fn ruleset_needs_conntrack(rs: &nfwalk_model::Ruleset) -> bool {
+    use nfwalk_model::MatchKind as M;
+    rs.table(TableName::Nat).is_some()
+        || rs.rules().any(|(_, _, r)| {
+            matches!(
+                r.target,
+                Target::Ct { .. }
+                    | Target::Notrack
+                    | Target::ConnmarkSet { .. }
+                    | Target::ConnmarkSave { .. }
+                    | Target::ConnmarkRestore { .. }
+                    | Target::Dnat { .. }
+                    | Target::Snat { .. }
+                    | Target::Masquerade { .. }
+                    | Target::Redirect { .. }
+                    | Target::Netmap { .. }
+                    | Target::Unknown { .. }
+            ) || r.matches.iter().any(|m| {
+                matches!(
+                    m.kind,
+                    M::CtState { .. }
+                        | M::CtProto { .. }
+                        | M::CtOrigSrc { .. }
+                        | M::CtOrigDst { .. }
+                        | M::CtReplSrc { .. }
+                        | M::CtReplDst { .. }
+                        | M::CtOrigSrcPort { .. }
+                        | M::CtOrigDstPort { .. }
+                        | M::CtReplSrcPort { .. }
+                        | M::CtReplDstPort { .. }
+                        | M::CtDir { .. }
+                        | M::CtStatus { .. }
+                        | M::ConnMark { .. }
+                        | M::Unknown { .. }
+                )
+            })
+        })
 }
 
 fn shared_names(host: &Host) -> SharedNames {
@@ -112,6 +158,8 @@ enum Ct {
     Unset,
     /// Untracked by raw NOTRACK / CT --notrack.
     Untracked,
+    /// Conntrack is not active in the namespace at all.
+    Inactive,
     /// INVALID: no entry.
     Invalid,
     /// A new, unconfirmed connection.
@@ -160,6 +208,7 @@ impl<'h> Walker<'h> {
             forced: HashMap::new(),
             may_be_undecided: may_be_undecided(host),
             names: shared_names(host),
+            conntrack_active: ruleset_needs_conntrack(&host.ruleset),
         }
     }
 
@@ -296,6 +345,7 @@ impl<'h> Walker<'h> {
     fn ct_state_name(&self, st: &State) -> String {
         match &st.ct {
             Ct::Unset => "NONE".into(),
+            Ct::Inactive => "NONE".into(),
             Ct::Untracked => "UNTRACKED".into(),
             Ct::Invalid => "INVALID".into(),
             Ct::New(_) => "NEW".into(),
@@ -708,6 +758,17 @@ impl<'h> Walker<'h> {
         if !matches!(st.ct, Ct::Unset) {
             return;
         }
+        if !self.conntrack_active {
+            st.ct = Ct::Inactive;
+            note!(
+                self,
+                st,
+                Event::Conntrack {
+                    note: "conntrack is not active in this namespace: no rule needs it (no nat table, no conntrack/state/connmark match, no CT/CONNMARK), so the kernel tracks nothing".into(),
+                }
+            );
+            return;
+        }
         if st.notrack {
             st.ct = Ct::Untracked;
             note!(
@@ -1040,7 +1101,7 @@ impl<'h> Walker<'h> {
                 }
                 None
             }
-            Ct::Untracked | Ct::Invalid | Ct::Unset => {
+            Ct::Untracked | Ct::Invalid | Ct::Unset | Ct::Inactive => {
                 note!(
                     self,
                     st,
@@ -1411,7 +1472,7 @@ impl<'h> Walker<'h> {
         let recent = &self.recent;
         let lookup = |name: &str, a: Ipv4Addr| recent.get(name).is_some_and(|v| v.contains(&a));
         let (state, conn, reply): (u8, Option<&Conn>, bool) = match &st.ct {
-            Ct::Unset => (0, None, false),
+            Ct::Unset | Ct::Inactive => (0, None, false),
             Ct::Untracked => (CtStates::UNTRACKED, None, false),
             Ct::Invalid => (CtStates::INVALID, None, false),
             Ct::New(c) => (CtStates::NEW, Some(&**c), false),
