@@ -47,8 +47,17 @@ fn main() {
         ] {
             std::fs::copy(run.dir.join(f), kernel.join(f)).expect("copy kernel output");
         }
-        for f in nfwalk_lab::runner::SNAPSHOT_FILES {
-            std::fs::copy(run.snapshot_dir.join(f), snap.join(f)).expect("copy snapshot");
+        // The six required files, and the optional ones when the host had them
+        // (ipset-save.txt when ipset is installed and sets exist, listeners.txt).
+        let optional = ["ipset-save.txt", "listeners.txt"];
+        for f in nfwalk_lab::runner::SNAPSHOT_FILES.iter().chain(optional.iter()) {
+            let from = run.snapshot_dir.join(f);
+            let keep = nfwalk_lab::runner::SNAPSHOT_FILES.contains(f)
+                || std::fs::read_to_string(&from).is_ok_and(|t| !t.trim().is_empty());
+            if !keep {
+                continue;
+            }
+            std::fs::copy(&from, snap.join(f)).expect("copy snapshot");
         }
         let _ = std::fs::remove_dir_all(&tmp);
         println!("{name}: wrote {} and {}", snap.display(), kernel.display());

@@ -102,6 +102,10 @@ pub fn build(lab: &mut Lab, sc: &Scenario) -> Result<(), LabError> {
                 lab.route(ns, &v)?
             }
             Step::Sysctl(ns, k, v) => lab.sysctl(ns, k, v)?,
+            Step::Cmd(ns, argv) => {
+                let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+                lab.exec_ok(ns, &argv)?;
+            }
         }
     }
     Ok(())

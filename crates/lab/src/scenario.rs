@@ -25,6 +25,9 @@ pub enum Step {
     Route(String, String),
     /// A sysctl `(ns, key, value)`.
     Sysctl(String, String, String),
+    /// Any other command run in a namespace before the ruleset is loaded, e.g.
+    /// `("host", ["ipset", "create", "allowed", "hash:net"])` or an `ip rule`.
+    Cmd(String, Vec<String>),
 }
 
 /// Transport protocol of a server or client.
@@ -741,6 +744,31 @@ pub fn log_options() -> Scenario {
     log_options_named("log-options")
 }
 
+/// ipsets (`-m set --match-set`) on a routed host's services: a hash:net set of allowed
+/// sources for 8095 and a hash:ip,port set of open services (8096); INPUT policy DROP.
+pub fn ipset() -> Scenario {
+    let mut sc = routed_topology("ipset");
+    let cmd = |args: &[&str]| Step::Cmd(s("host"), args.iter().map(|a| a.to_string()).collect());
+    sc.steps.push(cmd(&["ipset", "create", "allowed", "hash:net"]));
+    sc.steps.push(cmd(&["ipset", "add", "allowed", "198.51.100.10/32"]));
+    sc.steps.push(cmd(&["ipset", "create", "svc", "hash:ip,port"]));
+    sc.steps.push(cmd(&["ipset", "add", "svc", "198.51.100.1,tcp:8096"]));
+    let h = "198.51.100.1";
+    for (port, reply) in [(8095, "IPSET-ALLOWED"), (8096, "IPSET-SVC")] {
+        sc.servers.push(Server {
+            ns: s("host"),
+            l4: L4::Tcp,
+            addr: s(h),
+            port,
+            reply: s(reply),
+        });
+    }
+    sc.clients.push(client("client", L4::Tcp, "198.51.100.10", 40110, h, 8095, Outcome::Reply(s("IPSET-ALLOWED")), 10_000));
+    sc.clients.push(client("client", L4::Tcp, "198.51.100.11", 40111, h, 8095, Outcome::Timeout, 3_000));
+    sc.clients.push(client("client", L4::Tcp, "198.51.100.11", 40112, h, 8096, Outcome::Reply(s("IPSET-SVC")), 10_000));
+    sc
+}
+
 /// `log-options` without its `--ctstate INVALID` rule: nothing in the ruleset needs conntrack,
 /// so the kernel tracks nothing in the namespace.
 pub fn no_conntrack() -> Scenario {
@@ -931,7 +959,7 @@ pub fn no_forward() -> Scenario {
 }
 
 /// All built-in scenario names.
-pub const NAMES: [&str; 22] = [
+pub const NAMES: [&str; 23] = [
     "seed",
     "seed-ctorig",
     "seed-input",
@@ -951,6 +979,7 @@ pub const NAMES: [&str; 22] = [
     "redirect",
     "log-options",
     "no-conntrack",
+    "ipset",
     "netmap",
     "snat-range",
     "no-forward",
@@ -978,6 +1007,7 @@ pub fn by_name(name: &str) -> Option<Scenario> {
         "redirect" => Some(redirect()),
         "log-options" => Some(log_options()),
         "no-conntrack" => Some(no_conntrack()),
+        "ipset" => Some(ipset()),
         "netmap" => Some(netmap()),
         "snat-range" => Some(snat_range()),
         "no-forward" => Some(no_forward()),

@@ -149,3 +149,8 @@ fn no_forward_recorded() {
 fn no_conntrack_recorded() {
     check("no-conntrack");
 }
+
+#[test]
+fn ipset_recorded() {
+    check("ipset");
+}

@@ -780,3 +780,13 @@ fn no_conntrack_user_means_nothing_is_tracked() {
         r.conntrack
     );
 }
+
+#[test]
+fn ipset_sets_decide_who_reaches_the_services() {
+    if !kernel_available() {
+        return;
+    }
+    let r = run("ipset");
+    assert!(r.clients.iter().all(|c| c.as_expected()), "{:?}", r.clients);
+    assert!(std::fs::read_to_string(r.snapshot_dir.join("ipset-save.txt")).unwrap().contains("add svc 198.51.100.1,tcp:8096"));
+}
