@@ -157,6 +157,8 @@ pub struct ReplayArgs {
     #[command(flatten)]
     pub host: HostArgs,
     /// The capture (pcap: LINUX_SLL2 from `tcpdump -i any`, LINUX_SLL, Ethernet, raw IP).
+    /// With `-i any` and no `-Q in`, the host's own packets are in it too (outgoing): they are
+    /// walked from OUTPUT, so connections to local services track as in the kernel.
     #[arg(long)]
     pub pcap: PathBuf,
     /// Interface for captures whose link type carries none (Ethernet, raw IP).

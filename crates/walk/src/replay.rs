@@ -15,6 +15,10 @@ pub struct Frame {
     pub packet: Option<Packet>,
     /// Why it is not walkable.
     pub skipped: Option<String>,
+    /// Captured on its way out (Linux cooked captures' packet type 4, `tcpdump -i any`
+    /// without `-Q in`): a packet the host sends is walked from OUTPUT; the outgoing copy of
+    /// a forwarded packet is skipped, having been walked when it arrived.
+    pub outgoing: bool,
 }
 
 /// What became of a frame.
@@ -65,6 +69,34 @@ pub fn replay(w: &mut Walker<'_>, frames: &[Frame]) -> Vec<Replayed> {
             });
             continue;
         };
+        if f.outgoing {
+            if !crate::route::is_local(w.host, p.src) {
+                out.push(Replayed::Skipped {
+                    frame: f.index,
+                    iface: f.iface.clone(),
+                    why: "outgoing copy of a forwarded packet (walked when it arrived)".into(),
+                });
+                continue;
+            }
+            let dup = frames[k.saturating_sub(16)..k]
+                .iter()
+                .rev()
+                .find(|g| g.outgoing && g.packet.as_ref().is_some_and(|q| same_packet(p, q)));
+            if let Some(g) = dup {
+                out.push(Replayed::Skipped {
+                    frame: f.index,
+                    iface: f.iface.clone(),
+                    why: format!("duplicate: frame {} is the same outgoing packet", g.index),
+                });
+                continue;
+            }
+            let t = w.walk(Ingress::Local, p.clone());
+            out.push(Replayed::Walked {
+                frame: f.index,
+                trace: Box::new(t),
+            });
+            continue;
+        }
         let Some(iface) = f.iface.clone() else {
             out.push(Replayed::Skipped {
                 frame: f.index,
