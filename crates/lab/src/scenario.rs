@@ -744,6 +744,29 @@ pub fn log_options() -> Scenario {
     log_options_named("log-options")
 }
 
+/// Policy routing: a fwmark rule sends marked traffic by table 100 out of a second uplink
+/// (eth2 → srv2), while the main table's route leaves by eth1 (→ srv). Both servers answer
+/// on 203.0.113.10, so the reply shows which way the packet went.
+pub fn policy_routing() -> Scenario {
+    let mut sc = routed_topology("policy-routing");
+    sc.namespaces.push(s("srv2"));
+    sc.steps.push(Step::Veth(s("host"), s("eth2"), s("srv2"), s("eth0")));
+    sc.steps.push(Step::Addr(s("host"), s("eth2"), s("10.60.0.1/24")));
+    sc.steps.push(Step::Addr(s("srv2"), s("eth0"), s("10.60.0.2/24")));
+    sc.steps.push(Step::Addr(s("srv2"), s("eth0"), s("203.0.113.10/24")));
+    sc.steps.push(Step::Route(s("srv2"), s("default via 10.60.0.1")));
+    let cmd = |args: &[&str]| Step::Cmd(s("host"), args.iter().map(|a| a.to_string()).collect());
+    sc.steps.push(cmd(&["ip", "route", "add", "203.0.113.0/24", "via", "10.60.0.2", "dev", "eth2", "table", "100"]));
+    sc.steps.push(cmd(&["ip", "rule", "add", "fwmark", "0x1", "table", "100"]));
+    for (ns, port, reply) in [("srv", 7100, "SRV1-7100"), ("srv", 7101, "SRV1-7101"), ("srv2", 7101, "SRV2-7101")] {
+        sc.servers.push(Server { ns: s(ns), l4: L4::Tcp, addr: s("203.0.113.10"), port, reply: s(reply) });
+    }
+    let d = "203.0.113.10";
+    sc.clients.push(client("client", L4::Tcp, "198.51.100.10", 40130, d, 7100, Outcome::Reply(s("SRV1-7100")), 10_000));
+    sc.clients.push(client("client", L4::Tcp, "198.51.100.10", 40131, d, 7101, Outcome::Reply(s("SRV2-7101")), 10_000));
+    sc
+}
+
 /// ipsets (`-m set --match-set`) on a routed host's services: a hash:net set of allowed
 /// sources for 8095 and a hash:ip,port set of open services (8096); INPUT policy DROP.
 pub fn ipset() -> Scenario {
@@ -959,7 +982,7 @@ pub fn no_forward() -> Scenario {
 }
 
 /// All built-in scenario names.
-pub const NAMES: [&str; 23] = [
+pub const NAMES: [&str; 24] = [
     "seed",
     "seed-ctorig",
     "seed-input",
@@ -980,6 +1003,7 @@ pub const NAMES: [&str; 23] = [
     "log-options",
     "no-conntrack",
     "ipset",
+    "policy-routing",
     "netmap",
     "snat-range",
     "no-forward",
@@ -1008,6 +1032,7 @@ pub fn by_name(name: &str) -> Option<Scenario> {
         "log-options" => Some(log_options()),
         "no-conntrack" => Some(no_conntrack()),
         "ipset" => Some(ipset()),
+        "policy-routing" => Some(policy_routing()),
         "netmap" => Some(netmap()),
         "snat-range" => Some(snat_range()),
         "no-forward" => Some(no_forward()),

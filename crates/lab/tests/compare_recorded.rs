@@ -154,3 +154,8 @@ fn no_conntrack_recorded() {
 fn ipset_recorded() {
     check("ipset");
 }
+
+#[test]
+fn policy_routing_recorded() {
+    check("policy-routing");
+}

@@ -790,3 +790,12 @@ fn ipset_sets_decide_who_reaches_the_services() {
     assert!(r.clients.iter().all(|c| c.as_expected()), "{:?}", r.clients);
     assert!(std::fs::read_to_string(r.snapshot_dir.join("ipset-save.txt")).unwrap().contains("add svc 198.51.100.1,tcp:8096"));
 }
+
+#[test]
+fn policy_routing_sends_marked_traffic_by_table_100() {
+    if !kernel_available() {
+        return;
+    }
+    let r = run("policy-routing");
+    assert!(r.clients.iter().all(|c| c.as_expected()), "{:?}", r.clients);
+}
