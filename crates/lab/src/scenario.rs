@@ -184,6 +184,24 @@ pub fn seed() -> Scenario {
     sc
 }
 
+/// The host itself connects to its published port: nat OUTPUT DNATs it to the container
+/// and the routing decision is taken again after OUTPUT (out docker0, not lo).
+pub fn seed_local() -> Scenario {
+    let mut sc = seed_topology("seed-local");
+    sc.clients.push(Client {
+        ns: s("host"),
+        l4: L4::Tcp,
+        src: s("198.51.100.1"),
+        sport: 40140,
+        dst: s("198.51.100.1"),
+        dport: 10000,
+        send: s("PING"),
+        expect: Outcome::Reply(s("+PONG")),
+        timeout_ms: 10_000,
+    });
+    sc
+}
+
 /// The fix: match the original destination port with conntrack; the connection fails.
 pub fn seed_ctorig() -> Scenario {
     let mut sc = seed_topology("seed-ctorig");
@@ -982,7 +1000,7 @@ pub fn no_forward() -> Scenario {
 }
 
 /// All built-in scenario names.
-pub const NAMES: [&str; 24] = [
+pub const NAMES: [&str; 25] = [
     "seed",
     "seed-ctorig",
     "seed-input",
@@ -1004,6 +1022,7 @@ pub const NAMES: [&str; 24] = [
     "no-conntrack",
     "ipset",
     "policy-routing",
+    "seed-local",
     "netmap",
     "snat-range",
     "no-forward",
@@ -1033,6 +1052,7 @@ pub fn by_name(name: &str) -> Option<Scenario> {
         "no-conntrack" => Some(no_conntrack()),
         "ipset" => Some(ipset()),
         "policy-routing" => Some(policy_routing()),
+        "seed-local" => Some(seed_local()),
         "netmap" => Some(netmap()),
         "snat-range" => Some(snat_range()),
         "no-forward" => Some(no_forward()),

@@ -159,3 +159,8 @@ fn ipset_recorded() {
 fn policy_routing_recorded() {
     check("policy-routing");
 }
+
+#[test]
+fn seed_local_recorded() {
+    check("seed-local");
+}

@@ -799,3 +799,13 @@ fn policy_routing_sends_marked_traffic_by_table_100() {
     let r = run("policy-routing");
     assert!(r.clients.iter().all(|c| c.as_expected()), "{:?}", r.clients);
 }
+
+#[test]
+fn seed_local_host_reaches_its_published_port_through_nat_output() {
+    if !kernel_available() {
+        return;
+    }
+    let r = run("seed-local");
+    assert!(r.clients.iter().all(|c| c.as_expected()), "{:?}", r.clients);
+    assert!(r.raw_trace.contains("nat:DOCKER:rule"), "nat OUTPUT reached DOCKER");
+}
