@@ -173,3 +173,54 @@ fn generator_is_deterministic_and_rulesets_load() {
     assert_ne!(differential::ruleset(1), differential::ruleset(2));
     assert_eq!(parse_seeds("3, 5..7,9"), vec![3, 5, 6, 9]);
 }
+
+/// Offline: every kind of rule and flow the generator knows appears in some seed, and the CI
+/// seeds' coverage is printed (`-- --nocapture`).
+#[test]
+fn generator_covers_every_feature() {
+    const FEATURES: &[&str] = &[
+        "*mangle",
+        "-j MARK",
+        "--restore-mark",
+        "--save-mark",
+        "-m mark",
+        "-m connmark",
+        "CT --notrack",
+        "--ctstate UNTRACKED",
+        "-j REDIRECT",
+        "-j DNAT",
+        "-m iprange",
+        "-m length",
+        "-m ttl",
+        "-m pkttype",
+        "-m limit",
+        "-m comment",
+        "-j REJECT",
+        "-j LOG",
+    ];
+    let covered = |seeds: &mut dyn Iterator<Item = u64>| {
+        let mut hit = std::collections::BTreeMap::new();
+        let mut pings = 0;
+        for seed in seeds {
+            let sc = differential::scenario(seed);
+            for f in FEATURES {
+                if sc.rules_v4.contains(f) {
+                    *hit.entry(*f).or_insert(0) += 1;
+                }
+            }
+            pings += sc
+                .clients
+                .iter()
+                .filter(|c| c.l4 == nfwalk_lab::scenario::L4::Icmp)
+                .count();
+        }
+        (hit, pings)
+    };
+    let (ci, ci_pings) = covered(&mut CI_SEEDS.iter().copied());
+    eprintln!("CI seeds: {ci:?}, {ci_pings} pings");
+    let (all, pings) = covered(&mut (0..200));
+    for f in FEATURES {
+        assert!(all.contains_key(f), "no seed in 0..200 generates {f}");
+    }
+    assert!(pings > 0);
+}

@@ -900,9 +900,18 @@ impl<'h> Walker<'h> {
         }
         if p.is_icmp_error() {
             if let Some(inner) = inner_tuple(&p) {
-                // The quoted packet went the other way: look up its tuple as sent.
-                if let Some((i, reply)) = self.conntrack.find(&inner) {
-                    st.ct = Ct::Existing(i, !reply, true);
+                // The quoted packet went the other way: as the kernel does
+                // (`nf_conntrack_inet_error`), look up its inverted tuple, whose direction is
+                // the error's own; with SNAT the quoted packet (sent after NAT) matches
+                // neither tuple as sent, only its inverse (the reply tuple) does (seen in the
+                // lab by the differential test, seed 21). The kernel also wants the outer
+                // destination to be that tuple's destination.
+                let found = self.conntrack.find(&inner.invert()).filter(|&(i, reply)| {
+                    let c = self.conntrack.get(i);
+                    (if reply { c.reply } else { c.orig }).dst == p.dst
+                });
+                if let Some((i, reply)) = found {
+                    st.ct = Ct::Existing(i, reply, true);
                     note!(
                         self,
                         st,
@@ -1593,7 +1602,11 @@ impl<'h> Walker<'h> {
                         tcp_sequence: *tcp_sequence,
                         tcp_options: *tcp_options,
                         ip_options: *ip_options,
-                        uid: if *uid && own { self.options.uid.map(|u| (u, u)) } else { None },
+                        uid: if *uid && own {
+                            self.options.uid.map(|u| (u, u))
+                        } else {
+                            None
+                        },
                     },
                     &st.p,
                 );
