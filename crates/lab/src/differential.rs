@@ -266,7 +266,13 @@ const IPRANGES: [&str; 5] = [
     "10.0.0.1-10.255.255.255",
 ];
 const LENGTHS: [&str; 6] = ["0:60", "60", "52:100", "61:1500", "0:28", "100:65535"];
-const TTLS: [&str; 5] = ["--ttl-eq 64", "--ttl-eq 63", "--ttl-gt 63", "--ttl-lt 64", "--ttl-lt 10"];
+const TTLS: [&str; 5] = [
+    "--ttl-eq 64",
+    "--ttl-eq 63",
+    "--ttl-gt 63",
+    "--ttl-lt 64",
+    "--ttl-lt 10",
+];
 const PKTTYPES: [&str; 3] = ["unicast", "broadcast", "multicast"];
 /// Packet marks the mangle table sets (MARK 0x1 and 0x2 bits, CONNMARK 0x4).
 const MARKS: [&str; 6] = ["0x1", "0x1/0x1", "0x2/0x2", "0x0", "0x3", "0x4/0x4"];
