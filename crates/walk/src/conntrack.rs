@@ -249,22 +249,7 @@ pub fn tcp_transition(reply: bool, flags: TcpFlags, from: TcpState) -> TcpTransi
         /* rst    */ [IV, CL, CL, CL, CL, CL, CL, CL, CL, CL],
         /* none   */ [IV, IV, IV, IV, IV, IV, IV, IV, IV, IV],
     ];
-    let f = flags;
-    let idx = if f.has(TcpFlags::RST) {
-        4
-    } else if f.has(TcpFlags::SYN) {
-        if f.has(TcpFlags::ACK) {
-            1
-        } else {
-            0
-        }
-    } else if f.has(TcpFlags::FIN) {
-        2
-    } else if f.has(TcpFlags::ACK) {
-        3
-    } else {
-        5
-    };
+    let idx = tcp_index(flags);
     let table = if reply { &REPLY } else { &ORIG };
     table[idx][from.index()]
 }
@@ -301,6 +286,40 @@ pub struct Conn {
     /// The source-NAT port was chosen at random by the kernel (`--random`,
     /// `--random-fully`): nfwalk's guess is replaced by the port the first reply carries.
     pub port_unknown: bool,
+    /// The entry has been in FIN_WAIT (the kernel's `IP_CT_TCP_FLAG_CLOSE_INIT`): a SYN may
+    /// then reopen it from TIME_WAIT/CLOSE.
+    #[serde(skip)]
+    pub close_init: bool,
+    /// The last TCP packet conntrack processed or ignored: (reply direction, row of
+    /// [`tcp_transition`]'s table), the kernel's `last_dir`/`last_index`.
+    #[serde(skip)]
+    pub last: Option<(bool, usize)>,
+}
+
+/// Rows of [`tcp_transition`]'s table (the kernel's `TCP_*_SET`).
+pub const TCP_SYN_SET: usize = 0;
+/// SYN+ACK.
+pub const TCP_SYNACK_SET: usize = 1;
+/// RST.
+pub const TCP_RST_SET: usize = 4;
+
+/// The row of [`tcp_transition`]'s table a segment with `f` uses.
+pub fn tcp_index(f: TcpFlags) -> usize {
+    if f.has(TcpFlags::RST) {
+        4
+    } else if f.has(TcpFlags::SYN) {
+        if f.has(TcpFlags::ACK) {
+            1
+        } else {
+            0
+        }
+    } else if f.has(TcpFlags::FIN) {
+        2
+    } else if f.has(TcpFlags::ACK) {
+        3
+    } else {
+        5
+    }
 }
 
 impl Conn {

@@ -797,11 +797,42 @@ impl<'h> Walker<'h> {
             // A SYN reopening a closed connection starts a new entry.
             let c_tcp = self.conntrack.get(i).tcp;
             if let (Some(s), Proto::TCP) = (c_tcp, p.proto) {
-                let tr = conntrack::tcp_transition(reply, p.tcp_flags, s);
+                let mut tr = conntrack::tcp_transition(reply, p.tcp_flags, s);
+                let idx = conntrack::tcp_index(p.tcp_flags);
+                let (close_init, last) = {
+                    let c = self.conntrack.get(i);
+                    (c.close_init, c.last)
+                };
+                // nf_conntrack_tcp_packet(): a SYN in TIME_WAIT/CLOSE reopens the connection
+                // only if it was closing (FIN_WAIT seen) or the last segment was an RST in the
+                // same direction; otherwise the SYN is ignored (the entry may be out of sync),
+                // and a SYN/ACK answering it resynchronises the entry to SYN_RECV. A CLOSE set
+                // by REJECT's reset (nf_ct_set_closing, no segment through conntrack) is such
+                // a case (seen in the lab by the differential test, seed 52).
+                let reopen = close_init || last == Some((reply, conntrack::TCP_RST_SET));
                 if !reply
                     && p.tcp_flags.has(TcpFlags::SYN)
                     && !p.tcp_flags.has(TcpFlags::ACK)
                     && matches!(s, TcpState::TimeWait | TcpState::Close)
+                    && !reopen
+                {
+                    tr = TcpTransition::Ignore;
+                }
+                if tr == TcpTransition::Ignore
+                    && reply
+                    && idx == conntrack::TCP_SYNACK_SET
+                    && last == Some((false, conntrack::TCP_SYN_SET))
+                {
+                    tr = TcpTransition::To(TcpState::SynRecv);
+                }
+                if !matches!(tr, TcpTransition::Invalid) {
+                    self.conntrack.get_mut(i).last = Some((reply, idx));
+                }
+                if !reply
+                    && p.tcp_flags.has(TcpFlags::SYN)
+                    && !p.tcp_flags.has(TcpFlags::ACK)
+                    && matches!(s, TcpState::TimeWait | TcpState::Close)
+                    && reopen
                 {
                     note!(
                         self,
@@ -854,6 +885,9 @@ impl<'h> Walker<'h> {
                             cm.assured = true;
                         }
                         cm.tcp = Some(ns);
+                        if ns == TcpState::FinWait {
+                            cm.close_init = true;
+                        }
                         if p.tcp_flags.has(TcpFlags::RST) && !cm.seen_reply {
                             // nf_conntrack_tcp_packet(): "If only reply is a RST, we can
                             // consider ourselves not to have an established connection ... delete
@@ -982,6 +1016,8 @@ impl<'h> Walker<'h> {
                 .map(|s| vec![format!("NONE → {} on [{}]", s.name(), p.tcp_flags)])
                 .unwrap_or_default(),
             port_unknown: false,
+            close_init: false,
+            last: None,
         };
         note!(
             self,
