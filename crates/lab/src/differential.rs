@@ -15,31 +15,29 @@
 //! with `ip_forward=1` on the host; TCP/UDP echo servers on the host (INPUT) and on the server
 //! namespace (FORWARD). The host's filter table gets random INPUT/FORWARD policies, 1–2 user
 //! chains and rules drawn from addresses, interfaces (with `+` wildcards), protocols, ports and
-//! ranges, multiport, TCP flags, conntrack state and addrtype, with `!` negations, and targets
-//! ACCEPT/DROP/REJECT/RETURN/LOG/jump/goto (OUTPUT stays ACCEPT with no rules: host-originated
-//! packets are not replayed, see `docs/fidelity.md`). A nat table with DNAT of host ports to
-//! the server and MASQUERADE/SNAT on eth1 is added for about half of the seeds.
+//! ranges, multiport, TCP flags, conntrack state (UNTRACKED included), addrtype, iprange,
+//! length, ttl, pkttype, limit, comment, and mark/connmark when there is a mangle table, with
+//! `!` negations, and targets ACCEPT/DROP/REJECT/RETURN/LOG/jump/goto (OUTPUT stays ACCEPT
+//! with no rules). Other tables, each for some of the seeds: mangle (PREROUTING MARK
+//! `--set-mark`/`--or-mark`, CONNMARK `--restore-mark`/`--save-mark`/`--set-mark`, FORWARD
+//! MARK), raw PREROUTING `CT --notrack` for some flows (one way or both ways), nat with DNAT
+//! of host ports to the server and MASQUERADE/SNAT on eth1, and nat PREROUTING REDIRECT of a
+//! port to a host service. Traffic: TCP/UDP flows to the host, through it, to DNATed and
+//! REDIRECTed ports and to closed ports, and pings (`L4::Icmp`) to the host and through it.
+//! The host answers: `compare` walks the host's own packets from the kernel's trace (its
+//! stack's RSTs for closed ports included, REJECT's resets left to nfwalk).
 //!
 //! Things the generator deliberately avoids (known not to be modelled or not comparable, see
 //! `docs/fidelity.md`):
 //! * NAT to address ranges and port clashes (nfwalk takes the first address / lowest port, the
 //!   kernel hashes): single `--to` addresses only and a distinct source port per flow;
-//! * rules in OUTPUT (host-originated packets are not in the ingress capture);
+//! * rules in OUTPUT and mangle OUTPUT/POSTROUTING;
+//! * `-m limit` over its rate (nfwalk assumes it matches): rates far above the traffic;
 //! * retransmission tails after a client gave up (TCP timers are not part of the model, and a
 //!   late packet between the end of the capture and the counter read is an artefact of the
 //!   lab): short TCP retry sysctls in every namespace, and a final "settle" client that only
 //!   talks to itself (no packet reaches the host) so the last flows' stragglers are captured;
-//! * a UDP flow with more than one request (the kernel's 2-second UDP `[ASSURED]` rule);
-//! * host answers: `compare` walks the host's own TCP/UDP packets from the kernel's trace (and
-//!   judges their paths) but leaves out its RSTs (a closed port's reset deletes the kernel's
-//!   entry), so host answers are kept out of the traffic altogether. Every
-//!   ruleset has a fixed raw table that drops the host's own TCP/UDP packets in raw OUTPUT
-//!   (before conntrack): INPUT flows are judged on their received packets, never completed.
-//!   The host's ICMP errors and REJECT's resets for forwarded flows still go out.
-//!
-//! Pings are not generated (the `icmp` scenario covers echo with `L4::Icmp` clients). ICMP is
-//! still exercised through `-p icmp`/`--icmp-type` rules and the ICMP errors the server
-//! namespace and REJECT send (RELATED).
+//! * a UDP flow with more than one request (the kernel's 2-second UDP `[ASSURED]` rule).
 
 use crate::scenario::{Client, Outcome, Scenario, Server, Step, L4};
 
