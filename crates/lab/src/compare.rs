@@ -397,7 +397,8 @@ pub fn compare(run: &KernelRun) -> Result<Comparison, LabError> {
             index: f.index,
             iface: f.iface,
             packet: f.packet,
-            skipped: f.skipped, outgoing: f.pkt_type == Some(4),
+            skipped: f.skipped,
+            outgoing: f.pkt_type == Some(4),
         })
         .collect();
     let mut w = Walker::new(&host);

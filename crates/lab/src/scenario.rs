@@ -774,14 +774,54 @@ pub fn policy_routing() -> Scenario {
     sc.steps.push(Step::Addr(s("srv2"), s("eth0"), s("203.0.113.10/24")));
     sc.steps.push(Step::Route(s("srv2"), s("default via 10.60.0.1")));
     let cmd = |args: &[&str]| Step::Cmd(s("host"), args.iter().map(|a| a.to_string()).collect());
-    sc.steps.push(cmd(&["ip", "route", "add", "203.0.113.0/24", "via", "10.60.0.2", "dev", "eth2", "table", "100"]));
-    sc.steps.push(cmd(&["ip", "rule", "add", "fwmark", "0x1", "table", "100"]));
-    for (ns, port, reply) in [("srv", 7100, "SRV1-7100"), ("srv", 7101, "SRV1-7101"), ("srv2", 7101, "SRV2-7101")] {
-        sc.servers.push(Server { ns: s(ns), l4: L4::Tcp, addr: s("203.0.113.10"), port, reply: s(reply) });
+    sc.steps.push(cmd(&[
+        "ip",
+        "route",
+        "add",
+        "203.0.113.0/24",
+        "via",
+        "10.60.0.2",
+        "dev",
+        "eth2",
+        "table",
+        "100",
+    ]));
+    sc.steps
+        .push(cmd(&["ip", "rule", "add", "fwmark", "0x1", "table", "100"]));
+    for (ns, port, reply) in [
+        ("srv", 7100, "SRV1-7100"),
+        ("srv", 7101, "SRV1-7101"),
+        ("srv2", 7101, "SRV2-7101"),
+    ] {
+        sc.servers.push(Server {
+            ns: s(ns),
+            l4: L4::Tcp,
+            addr: s("203.0.113.10"),
+            port,
+            reply: s(reply),
+        });
     }
     let d = "203.0.113.10";
-    sc.clients.push(client("client", L4::Tcp, "198.51.100.10", 40130, d, 7100, Outcome::Reply(s("SRV1-7100")), 10_000));
-    sc.clients.push(client("client", L4::Tcp, "198.51.100.10", 40131, d, 7101, Outcome::Reply(s("SRV2-7101")), 10_000));
+    sc.clients.push(client(
+        "client",
+        L4::Tcp,
+        "198.51.100.10",
+        40130,
+        d,
+        7100,
+        Outcome::Reply(s("SRV1-7100")),
+        10_000,
+    ));
+    sc.clients.push(client(
+        "client",
+        L4::Tcp,
+        "198.51.100.10",
+        40131,
+        d,
+        7101,
+        Outcome::Reply(s("SRV2-7101")),
+        10_000,
+    ));
     sc
 }
 
@@ -804,9 +844,36 @@ pub fn ipset() -> Scenario {
             reply: s(reply),
         });
     }
-    sc.clients.push(client("client", L4::Tcp, "198.51.100.10", 40110, h, 8095, Outcome::Reply(s("IPSET-ALLOWED")), 10_000));
-    sc.clients.push(client("client", L4::Tcp, "198.51.100.11", 40111, h, 8095, Outcome::Timeout, 3_000));
-    sc.clients.push(client("client", L4::Tcp, "198.51.100.11", 40112, h, 8096, Outcome::Reply(s("IPSET-SVC")), 10_000));
+    sc.clients.push(client(
+        "client",
+        L4::Tcp,
+        "198.51.100.10",
+        40110,
+        h,
+        8095,
+        Outcome::Reply(s("IPSET-ALLOWED")),
+        10_000,
+    ));
+    sc.clients.push(client(
+        "client",
+        L4::Tcp,
+        "198.51.100.11",
+        40111,
+        h,
+        8095,
+        Outcome::Timeout,
+        3_000,
+    ));
+    sc.clients.push(client(
+        "client",
+        L4::Tcp,
+        "198.51.100.11",
+        40112,
+        h,
+        8096,
+        Outcome::Reply(s("IPSET-SVC")),
+        10_000,
+    ));
     sc
 }
 
@@ -920,7 +987,8 @@ pub fn netmap() -> Scenario {
 /// back via the host.
 pub fn snat_range() -> Scenario {
     let mut sc = routed_topology("snat-range");
-    sc.steps.push(Step::Route(s("srv"), s("203.0.113.20/31 via 203.0.113.1")));
+    sc.steps
+        .push(Step::Route(s("srv"), s("203.0.113.20/31 via 203.0.113.1")));
     sc.servers = vec![Server {
         ns: s("srv"),
         l4: L4::Tcp,

@@ -705,7 +705,10 @@ fn log_options_print_sequence_options_uid_and_mark() {
     };
     let syn = line("IN-OPT: ");
     assert!(syn.contains(" SEQ=") && syn.contains(" ACK=0 WINDOW="), "{syn}");
-    assert!(syn.contains("SYN URGP=0 OPT (020405B4"), "the SYN's MSS option first: {syn}");
+    assert!(
+        syn.contains("SYN URGP=0 OPT (020405B4"),
+        "the SYN's MSS option first: {syn}"
+    );
     assert!(syn.trim_end().ends_with("MARK=0x2a"), "{syn}");
     let out = line("OUT-UID: ");
     assert!(out.trim_end().ends_with("UID=0 GID=0 MARK=0x7"), "{out}");
@@ -739,7 +742,11 @@ fn snat_range_sources_from_the_range() {
     }
     let r = run("snat-range");
     assert!(r.clients.iter().all(|c| c.as_expected()), "{:?}", r.clients);
-    let entries: Vec<_> = r.conntrack.iter().filter(|l| l.contains("dport=7000 src=203.0.113.10")).collect();
+    let entries: Vec<_> = r
+        .conntrack
+        .iter()
+        .filter(|l| l.contains("dport=7000 src=203.0.113.10"))
+        .collect();
     assert_eq!(entries.len(), 4, "{:#?}", r.conntrack);
     assert!(
         entries
@@ -761,8 +768,16 @@ fn no_forward_drops_after_prerouting_and_serves_the_host() {
     for syn in &syns {
         assert_eq!(syn.path(), vec!["raw:PREROUTING"], "{}", r.raw_trace);
     }
-    assert!(r.log_lines.iter().all(|l| !l.starts_with("FWD: ")), "{:#?}", r.log_lines);
-    assert!(!r.conntrack.iter().any(|l| l.contains("dport=7000")), "{:#?}", r.conntrack);
+    assert!(
+        r.log_lines.iter().all(|l| !l.starts_with("FWD: ")),
+        "{:#?}",
+        r.log_lines
+    );
+    assert!(
+        !r.conntrack.iter().any(|l| l.contains("dport=7000")),
+        "{:#?}",
+        r.conntrack
+    );
 }
 
 #[test]
@@ -775,7 +790,9 @@ fn no_conntrack_user_means_nothing_is_tracked() {
     let r = run("no-conntrack");
     assert!(r.clients.iter().all(|c| c.as_expected()), "{:?}", r.clients);
     assert!(
-        r.conntrack.iter().all(|l| !l.starts_with("tcp") && !l.starts_with("udp")),
+        r.conntrack
+            .iter()
+            .all(|l| !l.starts_with("tcp") && !l.starts_with("udp")),
         "{:?}",
         r.conntrack
     );
@@ -788,7 +805,9 @@ fn ipset_sets_decide_who_reaches_the_services() {
     }
     let r = run("ipset");
     assert!(r.clients.iter().all(|c| c.as_expected()), "{:?}", r.clients);
-    assert!(std::fs::read_to_string(r.snapshot_dir.join("ipset-save.txt")).unwrap().contains("add svc 198.51.100.1,tcp:8096"));
+    assert!(std::fs::read_to_string(r.snapshot_dir.join("ipset-save.txt"))
+        .unwrap()
+        .contains("add svc 198.51.100.1,tcp:8096"));
 }
 
 #[test]

@@ -49,13 +49,37 @@ fn host_service_connection_from_a_two_way_capture() {
     nfwalk_lab::runner::snapshot(&lab, "host", &dir.join("snapshot")).unwrap();
     let pcap = dir.join("cap.pcap");
     let mut dump = lab
-        .spawn("host", &["tcpdump", "-i", "any", "--immediate-mode", "-s", "4096", "-B", "8192", "-U", "-w", pcap.to_str().unwrap(), "tcp"])
+        .spawn(
+            "host",
+            &[
+                "tcpdump",
+                "-i",
+                "any",
+                "--immediate-mode",
+                "-s",
+                "4096",
+                "-B",
+                "8192",
+                "-U",
+                "-w",
+                pcap.to_str().unwrap(),
+                "tcp",
+            ],
+        )
         .unwrap();
-    assert!(poll_until(Duration::from_secs(10), || dump.stderr().contains("listening on")), "tcpdump ready");
+    assert!(
+        poll_until(Duration::from_secs(10), || dump.stderr().contains("listening on")),
+        "tcpdump ready"
+    );
     let mut server = lab.spawn("host", &["python3", "-c", SERVER]).unwrap();
     std::thread::sleep(Duration::from_millis(300));
     let out = lab.exec("client", &["python3", "-c", CLIENT]).unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "FULL", "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "FULL",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     server.wait_timeout(Duration::from_secs(10));
     std::thread::sleep(Duration::from_millis(500));
     dump.stop(libc_sigint(), Duration::from_secs(10));
@@ -67,7 +91,13 @@ fn host_service_connection_from_a_two_way_capture() {
     let frames: Vec<Frame> = nfwalk_parse::pcap::read_pcap(&bytes, &names, None)
         .unwrap()
         .into_iter()
-        .map(|f| Frame { index: f.index, iface: f.iface, packet: f.packet, skipped: f.skipped, outgoing: f.pkt_type == Some(4) })
+        .map(|f| Frame {
+            index: f.index,
+            iface: f.iface,
+            packet: f.packet,
+            skipped: f.skipped,
+            outgoing: f.pkt_type == Some(4),
+        })
         .collect();
     assert!(frames.iter().any(|f| f.outgoing), "the capture has the host's packets");
     let mut w = Walker::new(&host);
@@ -76,7 +106,12 @@ fn host_service_connection_from_a_two_way_capture() {
     for r in &results {
         if let Replayed::Walked { frame, trace } = r {
             walked += 1;
-            assert_eq!(trace.fate.verdict(), "accept", "frame {frame}: {}", trace.fate.describe());
+            assert_eq!(
+                trace.fate.verdict(),
+                "accept",
+                "frame {frame}: {}",
+                trace.fate.describe()
+            );
             assert_ne!(trace.ct_state, "INVALID", "frame {frame}");
         }
     }
@@ -84,7 +119,12 @@ fn host_service_connection_from_a_two_way_capture() {
     // The same conntrack entry as the kernel's (state, tuples, flags; not the seconds left).
     let norm = |l: &str| -> String {
         let w: Vec<&str> = l.split_whitespace().collect();
-        w.iter().enumerate().filter(|(i, x)| *i != 2 && !x.starts_with("use=")).map(|(_, x)| *x).collect::<Vec<_>>().join(" ")
+        w.iter()
+            .enumerate()
+            .filter(|(i, x)| *i != 2 && !x.starts_with("use="))
+            .map(|(_, x)| *x)
+            .collect::<Vec<_>>()
+            .join(" ")
     };
     let kernel: Vec<String> = kernel_ct.lines().filter(|l| l.starts_with("tcp")).map(norm).collect();
     let ours: Vec<String> = w.conntrack.conns().map(|c| norm(&c.conntrack_line())).collect();

@@ -45,7 +45,8 @@ fn bench(c: &mut Criterion) {
             index: f.index,
             iface: f.iface,
             packet: f.packet,
-            skipped: f.skipped, outgoing: f.pkt_type == Some(4),
+            skipped: f.skipped,
+            outgoing: f.pkt_type == Some(4),
         })
         .collect();
     let mut g = c.benchmark_group("replay");

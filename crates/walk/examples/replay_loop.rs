@@ -23,7 +23,8 @@ fn main() {
             index: f.index,
             iface: f.iface,
             packet: f.packet,
-            skipped: f.skipped, outgoing: f.pkt_type == Some(4),
+            skipped: f.skipped,
+            outgoing: f.pkt_type == Some(4),
         })
         .collect();
     let t = std::time::Instant::now();

@@ -20,7 +20,8 @@ pub fn load_frames(host: &nfwalk_model::Host, pcap: &std::path::Path, in_: Optio
             index: f.index,
             iface: f.iface,
             packet: f.packet,
-            skipped: f.skipped, outgoing: f.pkt_type == Some(4),
+            skipped: f.skipped,
+            outgoing: f.pkt_type == Some(4),
         })
         .collect())
 }
