@@ -100,6 +100,13 @@ fn scenario_listings_match_iptables() {
     let mut failures = vec![];
     for f in &files {
         let text = std::fs::read_to_string(f).unwrap();
+        // A scenario whose rules use ipsets carries them in its snapshot: create them first,
+        // as the scenario itself does, or iptables-restore refuses the `-m set` rules.
+        let sets = f.parent().unwrap().join("snapshot/ipset-save.txt");
+        if let Ok(save) = std::fs::read_to_string(&sets) {
+            lab.exec_stdin("x", &["ipset", "restore", "-exist"], save.as_bytes())
+                .unwrap_or_else(|e| panic!("{}: ipset restore: {e}", sets.display()));
+        }
         match compare(&lab, &text, true) {
             Ok(bad) if bad.is_empty() => {}
             Ok(bad) => failures.push(format!("{}:\n{}", f.display(), bad.join("\n"))),
