@@ -1110,34 +1110,18 @@ impl<'h> Walker<'h> {
                 } else {
                     target
                 };
-                let p = &mut st.p;
-                if dst_manip {
-                    if p.dst != target.dst || (p.proto.has_ports() && p.dport != target.dport) {
-                        let from = fmt_ep(p.dst, p.dport, p.proto);
-                        p.dst = target.dst;
-                        if p.proto.has_ports() {
-                            p.dport = target.dport;
-                        }
-                        let to = fmt_ep(p.dst, p.dport, p.proto);
-                        st.events.push(Event::Rewrite {
-                            hook,
-                            field: "dst".into(),
-                            from,
-                            to,
-                            by: None,
-                            note: "conntrack applies the connection's NAT binding".into(),
-                        });
-                    }
-                } else if p.src != target.src || (p.proto.has_ports() && p.sport != target.sport) {
-                    let from = fmt_ep(p.src, p.sport, p.proto);
-                    p.src = target.src;
-                    if p.proto.has_ports() {
-                        p.sport = target.sport;
-                    }
-                    let to = fmt_ep(p.src, p.sport, p.proto);
+                let (addr, port) = if dst_manip {
+                    (target.dst, target.dport)
+                } else {
+                    (target.src, target.sport)
+                };
+                let p = &st.p;
+                let (cur_addr, cur_port) = if dst_manip { (p.dst, p.dport) } else { (p.src, p.sport) };
+                if cur_addr != addr || (p.proto.has_ports() && cur_port != port) {
+                    let (from, to) = set_endpoint(&mut st.p, dst_manip, addr, port);
                     st.events.push(Event::Rewrite {
                         hook,
-                        field: "src".into(),
+                        field: if dst_manip { "dst" } else { "src" }.into(),
                         from,
                         to,
                         by: None,
@@ -1265,47 +1249,33 @@ impl<'h> Walker<'h> {
         {
             c.port_unknown = true;
         }
+        let (from, to) = set_endpoint(p, dst_manip, addr, port);
         if dst_manip {
-            let from = fmt_ep(p.dst, p.dport, p.proto);
-            p.dst = addr;
-            if has_ports {
-                p.dport = port;
-            }
             c.reply.src = addr;
             if has_ports {
                 c.reply.sport = port;
             }
             c.dst_nat_done = true;
-            let to = fmt_ep(p.dst, p.dport, p.proto);
-            st.events.push(Event::Rewrite {
-                hook,
-                field: "dst".into(),
-                from,
-                to,
-                by: Some(rule.clone()),
-                note: approx.unwrap_or("destination NAT; the connection remembers it").into(),
-            });
         } else {
-            let from = fmt_ep(p.src, p.sport, p.proto);
-            p.src = addr;
-            if has_ports {
-                p.sport = port;
-            }
             c.reply.dst = addr;
             if has_ports {
                 c.reply.dport = port;
             }
             c.src_nat_done = true;
-            let to = fmt_ep(p.src, p.sport, p.proto);
-            st.events.push(Event::Rewrite {
-                hook,
-                field: "src".into(),
-                from,
-                to,
-                by: Some(rule.clone()),
-                note: approx.unwrap_or("source NAT; the connection remembers it").into(),
-            });
         }
+        let default_note = if dst_manip {
+            "destination NAT; the connection remembers it"
+        } else {
+            "source NAT; the connection remembers it"
+        };
+        st.events.push(Event::Rewrite {
+            hook,
+            field: if dst_manip { "dst" } else { "src" }.into(),
+            from,
+            to,
+            by: Some(rule.clone()),
+            note: approx.unwrap_or(default_note).into(),
+        });
         Ok(())
     }
 
@@ -1884,6 +1854,23 @@ fn cond_text(m: &nfwalk_model::Match) -> String {
     } else {
         m.text.clone()
     }
+}
+
+/// Sets the packet's destination (`dst`) or source endpoint; the port only for protocols
+/// that have ports. Returns the endpoint before and after, as `addr:port`.
+fn set_endpoint(p: &mut Packet, dst: bool, addr: Ipv4Addr, port: u16) -> (String, String) {
+    let has_ports = p.proto.has_ports();
+    let (a, pt) = if dst {
+        (&mut p.dst, &mut p.dport)
+    } else {
+        (&mut p.src, &mut p.sport)
+    };
+    let from = fmt_ep(*a, *pt, p.proto);
+    *a = addr;
+    if has_ports {
+        *pt = port;
+    }
+    (from, fmt_ep(*a, *pt, p.proto))
 }
 
 /// `a.b.c.d:port` (or just the address), written without the formatting machinery: it
