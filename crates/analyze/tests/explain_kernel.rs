@@ -4,20 +4,11 @@
 //! Needs root: without it these tests FAIL unless NFWALK_SKIP_KERNEL=1 is set.
 
 use nfwalk_analyze::{explain, fix, lint, Expect, LintInput, Request, RuleSel};
-use nfwalk_lab::{is_root, run_kernel, scenario, KernelRun, Outcome, Scenario};
+use nfwalk_lab::{run_kernel, scenario, KernelRun, Outcome, Scenario};
 use nfwalk_model::{Host, Packet, TcpFlags};
 use nfwalk_walk::Ingress;
 
-fn kernel_available() -> bool {
-    if is_root() {
-        return true;
-    }
-    if std::env::var("NFWALK_SKIP_KERNEL").as_deref() == Ok("1") {
-        eprintln!("NFWALK_SKIP_KERNEL=1: skipping a kernel test (not root)");
-        return false;
-    }
-    panic!("kernel tests need root; set NFWALK_SKIP_KERNEL=1 to skip them explicitly");
-}
+use nfwalk_lab::kernel_available;
 
 static KERNEL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 

@@ -7,18 +7,9 @@
 //! Needs root: without it these tests FAIL unless NFWALK_SKIP_KERNEL=1 is set.
 
 use nfwalk_analyze::{lint, LintInput, Severity};
-use nfwalk_lab::{is_root, poll_until, Lab, LabChild, Scenario, Step, TIMEOUT};
+use nfwalk_lab::{poll_until, Lab, LabChild, Scenario, Step, TIMEOUT};
 
-fn kernel_available() -> bool {
-    if is_root() {
-        return true;
-    }
-    if std::env::var("NFWALK_SKIP_KERNEL").as_deref() == Ok("1") {
-        eprintln!("NFWALK_SKIP_KERNEL=1: skipping a kernel test (not root)");
-        return false;
-    }
-    panic!("kernel tests need root; set NFWALK_SKIP_KERNEL=1 to skip them explicitly");
-}
+use nfwalk_lab::kernel_available;
 
 /// INPUT DROP (the admin means to deny), ssh allowed, and an `allow from the LAN` rule meant
 /// for ssh that lets everything from 198.51.100.0/24 in.

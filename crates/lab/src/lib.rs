@@ -20,7 +20,7 @@ pub mod scenario;
 pub mod trace;
 
 pub use netns::{poll_until, Lab, LabChild, TIMEOUT};
-pub use runner::{is_root, run_kernel, ClientResult, KernelRun};
+pub use runner::{is_root, kernel_available, run_kernel, ClientResult, KernelRun};
 pub use scenario::{Client, Outcome, Scenario, Server, Step, L4};
 pub use trace::{
     group_packets, parse_packets, parse_trace, KernelPacket, PacketHeader, TraceBlock, TraceEvent, TraceEventKind,

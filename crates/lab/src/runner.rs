@@ -78,6 +78,19 @@ impl KernelRun {
     }
 }
 
+/// For kernel tests: true when the kernel lab can run (root). Without root, a test must not
+/// pass silently: this panics unless `NFWALK_SKIP_KERNEL=1` says to skip, then returns false.
+pub fn kernel_available() -> bool {
+    if is_root() {
+        return true;
+    }
+    if std::env::var("NFWALK_SKIP_KERNEL").as_deref() == Ok("1") {
+        eprintln!("NFWALK_SKIP_KERNEL=1: skipping a kernel test (not root)");
+        return false;
+    }
+    panic!("kernel tests need root; set NFWALK_SKIP_KERNEL=1 to skip them explicitly");
+}
+
 /// Is this process root? (Kernel runs need it.)
 pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }

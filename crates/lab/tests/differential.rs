@@ -7,7 +7,7 @@
 //! seed, the ruleset, the traffic, the difference and the one command that reproduces it.
 
 use nfwalk_lab::differential::{self, describe_clients};
-use nfwalk_lab::{is_root, run_kernel, KernelRun};
+use nfwalk_lab::{run_kernel, KernelRun};
 
 /// The seeds CI runs (one kernel run each, about 7 s per seed). A seed that shows a real
 /// disagreement nfwalk cannot fix yet is left out of this list and recorded in
@@ -18,16 +18,7 @@ use nfwalk_lab::{is_root, run_kernel, KernelRun};
 /// with the current one, which also changed what every seed generates.
 const CI_SEEDS: &[u64] = &[1, 2, 3, 4, 5, 6, 7, 8, 10, 16, 21, 48, 52];
 
-fn kernel_available() -> bool {
-    if is_root() {
-        return true;
-    }
-    if std::env::var("NFWALK_SKIP_KERNEL").as_deref() == Ok("1") {
-        eprintln!("NFWALK_SKIP_KERNEL=1: skipping a kernel test (not root)");
-        return false;
-    }
-    panic!("kernel tests need root; set NFWALK_SKIP_KERNEL=1 to skip them explicitly");
-}
+use nfwalk_lab::kernel_available;
 
 /// The kernel log is shared by all namespaces: kernel runs take turns (as in kernel_seed.rs).
 static KERNEL: std::sync::Mutex<()> = std::sync::Mutex::new(());

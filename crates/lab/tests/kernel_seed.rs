@@ -2,23 +2,14 @@
 //! NFWALK_SKIP_KERNEL=1 is set. Each test uses its own namespaces (`nfwk-<pid>x<n>-…`), fixed
 //! ports and generous timeouts; the lab is torn down on success, failure and panic.
 
-use nfwalk_lab::{is_root, run_kernel, scenario, KernelRun, Lab, Outcome};
+use nfwalk_lab::{run_kernel, scenario, KernelRun, Lab, Outcome};
 
 const DNAT: &str = "-A DOCKER ! -i docker0 -p tcp -m tcp --dport 10000 -j DNAT --to-destination 172.17.0.2:6379";
 const USER_DROP: &str = "-A DOCKER-USER -p tcp -m tcp --dport 10000 -j DROP";
 const CTORIG_DROP: &str = "-A DOCKER-USER -p tcp -m conntrack --ctorigdstport 10000 --ctdir ORIGINAL -j DROP";
 const SEED_CT: &str = "src=198.51.100.10 dst=198.51.100.1 sport=40001 dport=10000 src=172.17.0.2 dst=198.51.100.10 sport=6379 dport=40001";
 
-fn kernel_available() -> bool {
-    if is_root() {
-        return true;
-    }
-    if std::env::var("NFWALK_SKIP_KERNEL").as_deref() == Ok("1") {
-        eprintln!("NFWALK_SKIP_KERNEL=1: skipping a kernel test (not root)");
-        return false;
-    }
-    panic!("kernel tests need root; set NFWALK_SKIP_KERNEL=1 to skip them explicitly");
-}
+use nfwalk_lab::kernel_available;
 
 /// The kernel log is shared by all namespaces: one scenario's LOG lines would show up in
 /// another's run if they overlapped, so kernel runs take turns.

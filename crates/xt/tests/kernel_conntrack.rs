@@ -1,19 +1,10 @@
 //! `nfwalk conntrack -L` filters against the real conntrack-tools on the same table. Needs
 //! root: without it these tests FAIL unless NFWALK_SKIP_KERNEL=1 is set.
 
-use nfwalk_lab::{is_root, poll_until, Lab};
+use nfwalk_lab::{poll_until, Lab};
 use std::time::Duration;
 
-fn kernel_available() -> bool {
-    if is_root() {
-        return true;
-    }
-    if std::env::var("NFWALK_SKIP_KERNEL").as_deref() == Ok("1") {
-        eprintln!("NFWALK_SKIP_KERNEL=1: skipping a kernel test (not root)");
-        return false;
-    }
-    panic!("kernel tests need root; set NFWALK_SKIP_KERNEL=1 to skip them explicitly");
-}
+use nfwalk_lab::kernel_available;
 
 /// Makes connections inside one namespace over loopback: an open TCP connection from
 /// 127.0.0.2, a closed one (TIME_WAIT), a UDP exchange and an unanswered UDP datagram.

@@ -10,16 +10,7 @@ use nfwalk_lab::Lab;
 use nfwalk_xt::command;
 use nfwalk_xt::ruleset::XtRuleset;
 
-fn kernel_available() -> bool {
-    if nfwalk_lab::is_root() {
-        return true;
-    }
-    if std::env::var("NFWALK_SKIP_KERNEL").as_deref() == Ok("1") {
-        eprintln!("NFWALK_SKIP_KERNEL=1: skipping a kernel test (not root)");
-        return false;
-    }
-    panic!("kernel tests need root; set NFWALK_SKIP_KERNEL=1 to skip them explicitly");
-}
+use nfwalk_lab::kernel_available;
 
 const BASE: &str = "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n";
 

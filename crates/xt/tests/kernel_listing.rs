@@ -8,16 +8,7 @@ use nfwalk_xt::command;
 use nfwalk_xt::ruleset::XtRuleset;
 use std::path::{Path, PathBuf};
 
-fn kernel_available() -> bool {
-    if nfwalk_lab::is_root() {
-        return true;
-    }
-    if std::env::var("NFWALK_SKIP_KERNEL").as_deref() == Ok("1") {
-        eprintln!("NFWALK_SKIP_KERNEL=1: skipping a kernel test (not root)");
-        return false;
-    }
-    panic!("kernel tests need root; set NFWALK_SKIP_KERNEL=1 to skip them explicitly");
-}
+use nfwalk_lab::kernel_available;
 
 const LISTINGS: &[&[&str]] = &[
     &["-L"],

@@ -453,6 +453,35 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// `-N CHAIN` (iptables-restore input and `-S` output alike).
+    fn new_chain(&mut self, ti: usize, name: Option<&Word>, cmd: &Word, line: usize) {
+        match name {
+            Some(c) if self.rs.tables[ti].chain(&c.text).is_none() => {
+                self.rs.tables[ti].chains.push(Chain {
+                    name: c.text.clone(),
+                    policy: None,
+                    counters: None,
+                    line,
+                    rules: Vec::new(),
+                });
+            }
+            Some(c) => self.err(Diagnostic::error(
+                self.file,
+                line,
+                c.col,
+                &c.text,
+                "chain already exists",
+            )),
+            None => self.err(Diagnostic::error(
+                self.file,
+                line,
+                cmd.col,
+                &cmd.text,
+                "-N needs a chain name",
+            )),
+        }
+    }
+
     /// Parses the rule words and adds the rule to chain `chain` of table `ti` at `pos`.
     #[allow(clippy::too_many_arguments)]
     fn add_rule(
@@ -862,25 +891,7 @@ fn parse_save_lines(
                 }
                 b.add_rule(ti, chain, pos, rw, line, &text, counters);
             }
-            "-N" | "--new-chain" => match rest.first() {
-                Some(c) if b.rs.tables[ti].chain(&c.text).is_none() => {
-                    b.rs.tables[ti].chains.push(Chain {
-                        name: c.text.clone(),
-                        policy: None,
-                        counters: None,
-                        line,
-                        rules: Vec::new(),
-                    });
-                }
-                Some(c) => b.err(Diagnostic::error(file, line, c.col, &c.text, "chain already exists")),
-                None => b.err(Diagnostic::error(
-                    file,
-                    line,
-                    cmd.col,
-                    &cmd.text,
-                    "-N needs a chain name",
-                )),
-            },
+            "-N" | "--new-chain" => b.new_chain(ti, rest.first(), cmd, line),
             "-P" | "--policy" => {
                 let (Some(c), Some(p)) = (rest.first(), rest.get(1)) else {
                     b.err(Diagnostic::error(
@@ -1059,25 +1070,7 @@ fn parse_dash_s_lines(
                     }),
                 }
             }
-            "-N" => match words.get(1) {
-                Some(c) if b.rs.tables[ti].chain(&c.text).is_none() => {
-                    b.rs.tables[ti].chains.push(Chain {
-                        name: c.text.clone(),
-                        policy: None,
-                        counters: None,
-                        line,
-                        rules: Vec::new(),
-                    });
-                }
-                Some(c) => b.err(Diagnostic::error(file, line, c.col, &c.text, "chain already exists")),
-                None => b.err(Diagnostic::error(
-                    file,
-                    line,
-                    cmd.col,
-                    &cmd.text,
-                    "-N needs a chain name",
-                )),
-            },
+            "-N" => b.new_chain(ti, words.get(1), cmd, line),
             "-A" => {
                 let Some(chain) = words.get(1) else {
                     b.err(Diagnostic::error(
